@@ -1,0 +1,137 @@
+//! Typed pipeline configuration with its defaults in one place.
+//!
+//! Precedence: defaults → TOML file (`--config`) → environment (`MSEC_*`) → command line.
+//! Every field is documented with its default.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+
+/// Settings of a `msec run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Allowed lateness in ms (default 5 000): records more than this behind the largest event
+    /// time seen are `late`.
+    pub lateness_ms: u64,
+    /// Length of the `agg_1m` tumbling windows in ms (default 60 000), aligned to the epoch.
+    pub window_ms: u64,
+    /// Granularity of timely timestamps in ms (default 1 000): watermarks are coarsened down
+    /// to it so that progress tracking stays cheap.
+    pub watermark_granularity_ms: u64,
+    /// Readings per batch produced by sources (default 16 384).
+    pub batch_rows: usize,
+    /// Rows per sealed Parquet segment (default 1 000 000).
+    pub segment_rows: usize,
+    /// Batches buffered between a source or sink thread and the dataflow (default 8).
+    pub channel_capacity: usize,
+    /// Event times more than this ahead of the wall clock are rejected as `future_ts`
+    /// (default 86 400 000 = 1 day).
+    pub max_future_ms: u64,
+    /// Number of timely worker threads (default 1).
+    pub workers: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            lateness_ms: 5_000,
+            window_ms: 60_000,
+            watermark_granularity_ms: 1_000,
+            batch_rows: 16_384,
+            segment_rows: 1_000_000,
+            channel_capacity: 8,
+            max_future_ms: 86_400_000,
+            workers: 1,
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Defaults overlaid with a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| EngineError::ConfigFile { path: path.to_owned(), message: e.to_string() })?;
+        Self::from_toml(&text).map_err(|e| EngineError::ConfigFile { path: path.to_owned(), message: e.to_string() })
+    }
+
+    /// Defaults overlaid with TOML text (a `[pipeline]` table or top-level keys).
+    pub fn from_toml(text: &str) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct File {
+            pipeline: PipelineConfig,
+        }
+        let value: toml_value::Table = text.parse().map_err(|e| EngineError::Config(format!("{e}")))?;
+        let cfg = if value.contains_key("pipeline") {
+            toml_value::from_table::<File>(value)?.pipeline
+        } else {
+            toml_value::from_table::<PipelineConfig>(value)?
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Overlays `MSEC_<FIELD>` environment variables (e.g. `MSEC_LATENESS_MS=10000`).
+    pub fn apply_env(&mut self) -> Result<()> {
+        fn var<T: std::str::FromStr>(name: &str, slot: &mut T) -> Result<()> {
+            if let Ok(v) = std::env::var(name) {
+                *slot = v.trim().parse().map_err(|_| EngineError::Config(format!("{name}={v:?} is not a valid value")))?;
+            }
+            Ok(())
+        }
+        var("MSEC_LATENESS_MS", &mut self.lateness_ms)?;
+        var("MSEC_WINDOW_MS", &mut self.window_ms)?;
+        var("MSEC_WATERMARK_GRANULARITY_MS", &mut self.watermark_granularity_ms)?;
+        var("MSEC_BATCH_ROWS", &mut self.batch_rows)?;
+        var("MSEC_SEGMENT_ROWS", &mut self.segment_rows)?;
+        var("MSEC_CHANNEL_CAPACITY", &mut self.channel_capacity)?;
+        var("MSEC_MAX_FUTURE_MS", &mut self.max_future_ms)?;
+        var("MSEC_WORKERS", &mut self.workers)?;
+        self.validate()
+    }
+
+    /// Checks the values make sense.
+    pub fn validate(&self) -> Result<()> {
+        let positive = [
+            ("window_ms", self.window_ms as usize),
+            ("watermark_granularity_ms", self.watermark_granularity_ms as usize),
+            ("batch_rows", self.batch_rows),
+            ("segment_rows", self.segment_rows),
+            ("channel_capacity", self.channel_capacity),
+            ("workers", self.workers),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(EngineError::Config(format!("{name} must be positive")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A tiny bridge to the `toml` crate, kept private to this module.
+mod toml_value {
+    pub use toml::Table;
+
+    pub fn from_table<T: serde::de::DeserializeOwned>(table: Table) -> crate::Result<T> {
+        T::deserialize(table).map_err(|e| crate::EngineError::Config(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_overrides_defaults_and_rejects_unknown_keys() {
+        let cfg = PipelineConfig::from_toml("[pipeline]\nlateness_ms = 10000\n").expect("valid");
+        assert_eq!(cfg.lateness_ms, 10_000);
+        assert_eq!(cfg.window_ms, 60_000);
+        let flat = PipelineConfig::from_toml("window_ms = 300000").expect("valid");
+        assert_eq!(flat.window_ms, 300_000);
+        assert!(PipelineConfig::from_toml("latenes_ms = 1").is_err());
+        assert!(PipelineConfig::from_toml("workers = 0").is_err());
+    }
+}

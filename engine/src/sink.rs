@@ -1,0 +1,68 @@
+//! Where Arrow batches go: the [`BatchSink`] trait (datasets, alert sinks) and a sink thread
+//! fed by a bounded channel, so that encoding and hashing run beside the timely workers.
+
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::error::{EngineError, Result};
+
+/// A consumer of Arrow batches.
+pub trait BatchSink: Send + 'static {
+    /// What `finish` reports.
+    type Summary: Send + 'static;
+    /// The sink's own error type.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Consumes one batch.
+    fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), Self::Error>;
+
+    /// Flushes and closes the sink.
+    fn finish(self) -> std::result::Result<Self::Summary, Self::Error>;
+}
+
+/// The sending end of a sink thread. Cloneable; the thread finishes when every clone is dropped.
+#[derive(Debug, Clone)]
+pub struct SinkHandle {
+    name: String,
+    tx: Sender<RecordBatch>,
+}
+
+impl SinkHandle {
+    /// Sends a batch to the sink thread, blocking while its channel is full.
+    pub fn send(&self, batch: RecordBatch) -> Result<()> {
+        self.tx.send(batch).map_err(|_| EngineError::ChannelClosed(self.name.clone()))
+    }
+
+    /// The sink's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// The join handle of a sink thread: the sink's summary or its first error.
+pub type SinkJoin<S> = JoinHandle<std::result::Result<<S as BatchSink>::Summary, <S as BatchSink>::Error>>;
+
+/// Runs `sink` on its own thread behind a channel of `capacity` batches. The join handle
+/// yields the sink's summary, or its first error (after which incoming batches are refused,
+/// so senders see `ChannelClosed` rather than a silent drop).
+pub fn spawn_sink<S: BatchSink>(
+    name: &str,
+    mut sink: S,
+    capacity: usize,
+) -> Result<(SinkHandle, SinkJoin<S>)> {
+    let (tx, rx) = crossbeam_channel::bounded::<RecordBatch>(capacity.max(1));
+    let span = tracing::info_span!("sink", dataset = name);
+    let handle = std::thread::Builder::new()
+        .name(format!("sink-{name}"))
+        .spawn(move || {
+            let _enter = span.enter();
+            for batch in rx.iter() {
+                sink.write(&batch)?;
+            }
+            sink.finish()
+        })
+        .map_err(|e| EngineError::Runtime(format!("spawning sink thread {name}: {e}")))?;
+    Ok((SinkHandle { name: name.to_owned(), tx }, handle))
+}

@@ -1,0 +1,91 @@
+//! What a source delivers to the dataflow, and how.
+//!
+//! A source (connector) runs on its own thread, parses its input into [`SourceBatch`]es and
+//! pushes them through a bounded [`BatchSender`]: when the dataflow is slower than the source,
+//! `send` blocks, so the source is slowed down instead of buffered without bound.
+
+use std::collections::BTreeMap;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::dead_letter::{DeadLetter, DeadLetterReason};
+use crate::error::{EngineError, Result};
+use crate::reading::ReadingBatch;
+
+/// One unit of work from a source: validated readings, the records it rejected, and the
+/// source's watermark after them.
+#[derive(Debug, Clone, Default)]
+pub struct SourceBatch {
+    /// Validated, on-time readings.
+    pub readings: ReadingBatch,
+    /// Rejected records, in input order.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Watermark after this batch (max event time seen − lateness), if any record was seen.
+    pub watermark: Option<i64>,
+    /// Input records (lines, messages) consumed for this batch.
+    pub records: u64,
+    /// Input bytes consumed for this batch.
+    pub bytes: u64,
+}
+
+/// What a source reports when it ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceSummary {
+    /// Input records consumed.
+    pub records: u64,
+    /// Input bytes consumed.
+    pub bytes: u64,
+    /// Readings accepted.
+    pub readings: u64,
+    /// Rejected records per reason.
+    pub dead_letters: BTreeMap<DeadLetterReason, u64>,
+}
+
+impl SourceSummary {
+    /// Accounts for a batch about to be sent.
+    pub fn account(&mut self, batch: &SourceBatch) {
+        self.records += batch.records;
+        self.bytes += batch.bytes;
+        self.readings += batch.readings.len() as u64;
+        for dl in &batch.dead_letters {
+            *self.dead_letters.entry(dl.reason).or_default() += 1;
+        }
+    }
+
+    /// Total rejected records.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_letters.values().sum()
+    }
+}
+
+/// The sending end of a bounded source channel.
+#[derive(Debug, Clone)]
+pub struct BatchSender {
+    name: String,
+    tx: Sender<SourceBatch>,
+}
+
+impl BatchSender {
+    /// Sends a batch, blocking while the channel is full (backpressure).
+    pub fn send(&self, batch: SourceBatch) -> Result<()> {
+        self.tx.send(batch).map_err(|_| EngineError::ChannelClosed(self.name.clone()))
+    }
+}
+
+/// A bounded channel of `capacity` batches for the source called `name`.
+pub fn batch_channel(name: &str, capacity: usize) -> (BatchSender, Receiver<SourceBatch>) {
+    let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
+    (BatchSender { name: name.to_owned(), tx }, rx)
+}
+
+/// A source of readings. Implementations live in `msec-connectors`.
+pub trait Source: Send {
+    /// The source's own error type.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// A name for logs and provenance.
+    fn name(&self) -> &str;
+
+    /// Reads the whole input (or until the channel closes), sending batches to `out`.
+    fn run(self, out: &BatchSender) -> std::result::Result<SourceSummary, Self::Error>;
+}

@@ -1,0 +1,23 @@
+//! # msec-operators
+//!
+//! Timely-dataflow operators over [`msec_engine::ReadingBatch`] streams. Each operator is an
+//! extension trait on `Stream` in a file of its own, with a `//!` note on what it computes and
+//! its time semantics.
+//!
+//! Streams carry timely timestamps that are coarsened watermarks (epoch ms, see
+//! [`msec_engine::time`]): a batch sent at time `t` only holds readings with event time `≥ t`.
+//! That invariant is what lets window operators fire from the frontier alone.
+//!
+//! * [`partition`] — exchanges reading batches between workers by device;
+//! * [`window`] — tumbling event-time windows (`agg_1m`);
+//! * [`sink`] — hands Arrow batches to a sink thread (datasets), funnelled through one worker.
+
+pub mod error;
+pub mod partition;
+pub mod sink;
+pub mod window;
+
+pub use error::{OperatorError, Result};
+pub use partition::PartitionReadings;
+pub use sink::{SinkTo, ToRecordBatch};
+pub use window::{AggBatch, TumblingAggregate, agg_schema};

@@ -1,0 +1,9 @@
+//! Event-time windows.
+
+mod agg_batch;
+mod exact_sum;
+mod tumbling;
+
+pub use agg_batch::{AggBatch, agg_schema};
+pub use exact_sum::ExactSum;
+pub use tumbling::TumblingAggregate;
