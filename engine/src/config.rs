@@ -52,9 +52,14 @@ impl Default for PipelineConfig {
 impl PipelineConfig {
     /// Defaults overlaid with a TOML file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| EngineError::ConfigFile { path: path.to_owned(), message: e.to_string() })?;
-        Self::from_toml(&text).map_err(|e| EngineError::ConfigFile { path: path.to_owned(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|e| EngineError::ConfigFile {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Self::from_toml(&text).map_err(|e| EngineError::ConfigFile {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
     }
 
     /// Defaults overlaid with TOML text (a `[pipeline]` table or top-level keys).
@@ -63,7 +68,9 @@ impl PipelineConfig {
         struct File {
             pipeline: PipelineConfig,
         }
-        let value: toml_value::Table = text.parse().map_err(|e| EngineError::Config(format!("{e}")))?;
+        let value: toml_value::Table = text
+            .parse()
+            .map_err(|e| EngineError::Config(format!("{e}")))?;
         let cfg = if value.contains_key("pipeline") {
             toml_value::from_table::<File>(value)?.pipeline
         } else {
@@ -77,13 +84,18 @@ impl PipelineConfig {
     pub fn apply_env(&mut self) -> Result<()> {
         fn var<T: std::str::FromStr>(name: &str, slot: &mut T) -> Result<()> {
             if let Ok(v) = std::env::var(name) {
-                *slot = v.trim().parse().map_err(|_| EngineError::Config(format!("{name}={v:?} is not a valid value")))?;
+                *slot = v.trim().parse().map_err(|_| {
+                    EngineError::Config(format!("{name}={v:?} is not a valid value"))
+                })?;
             }
             Ok(())
         }
         var("MSEC_LATENESS_MS", &mut self.lateness_ms)?;
         var("MSEC_WINDOW_MS", &mut self.window_ms)?;
-        var("MSEC_WATERMARK_GRANULARITY_MS", &mut self.watermark_granularity_ms)?;
+        var(
+            "MSEC_WATERMARK_GRANULARITY_MS",
+            &mut self.watermark_granularity_ms,
+        )?;
         var("MSEC_BATCH_ROWS", &mut self.batch_rows)?;
         var("MSEC_SEGMENT_ROWS", &mut self.segment_rows)?;
         var("MSEC_CHANNEL_CAPACITY", &mut self.channel_capacity)?;
@@ -96,7 +108,10 @@ impl PipelineConfig {
     pub fn validate(&self) -> Result<()> {
         let positive = [
             ("window_ms", self.window_ms as usize),
-            ("watermark_granularity_ms", self.watermark_granularity_ms as usize),
+            (
+                "watermark_granularity_ms",
+                self.watermark_granularity_ms as usize,
+            ),
             ("batch_rows", self.batch_rows),
             ("segment_rows", self.segment_rows),
             ("channel_capacity", self.channel_capacity),

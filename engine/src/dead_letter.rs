@@ -10,8 +10,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
-use crate::reading::timestamp_ms;
 use crate::Result;
+use crate::reading::timestamp_ms;
 
 /// Why a record was rejected. `as_str` is the stable name written to datasets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -102,14 +102,25 @@ pub fn dead_letter_schema() -> SchemaRef {
 /// Converts dead letters to an Arrow batch with [`dead_letter_schema`].
 pub fn dead_letters_to_record_batch(rows: &[DeadLetter]) -> Result<RecordBatch> {
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &*r.source))),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| &*r.source),
+        )),
         Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.offset))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.reason.as_str()))),
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.detail.as_str()))),
-        Arc::new(BinaryArray::from_iter_values(rows.iter().map(|r| r.raw.as_slice()))),
-        Arc::new(TimestampMillisecondArray::from_iter(rows.iter().map(|r| r.ts)).with_timezone("UTC")),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.reason.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.detail.as_str()),
+        )),
+        Arc::new(BinaryArray::from_iter_values(
+            rows.iter().map(|r| r.raw.as_slice()),
+        )),
         Arc::new(
-            TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.ingest_ts)).with_timezone("UTC"),
+            TimestampMillisecondArray::from_iter(rows.iter().map(|r| r.ts)).with_timezone("UTC"),
+        ),
+        Arc::new(
+            TimestampMillisecondArray::from_iter_values(rows.iter().map(|r| r.ingest_ts))
+                .with_timezone("UTC"),
         ),
     ];
     Ok(RecordBatch::try_new(dead_letter_schema(), columns)?)

@@ -28,7 +28,9 @@ pub struct Interner {
 
 impl std::fmt::Debug for Interner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Interner").field("len", &self.len()).finish()
+        f.debug_struct("Interner")
+            .field("len", &self.len())
+            .finish()
     }
 }
 
@@ -91,7 +93,9 @@ impl Interner {
             return Arc::clone(dict);
         }
         let mut inner = self.write();
-        let dict: ArrayRef = Arc::new(StringArray::from_iter_values(inner.names.iter().map(|n| &**n)));
+        let dict: ArrayRef = Arc::new(StringArray::from_iter_values(
+            inner.names.iter().map(|n| &**n),
+        ));
         inner.dictionary = Some(Arc::clone(&dict));
         dict
     }
@@ -107,7 +111,10 @@ pub struct InternCache {
 impl InternCache {
     /// A cache over `shared`.
     pub fn new(shared: Arc<Interner>) -> Self {
-        Self { shared, local: FastMap::default() }
+        Self {
+            shared,
+            local: FastMap::default(),
+        }
     }
 
     /// The id of `name`, interning it if new.

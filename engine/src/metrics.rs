@@ -63,7 +63,10 @@ impl Metrics {
             records_out: AtomicU64::new(0),
             dead_lettered: AtomicU64::new(0),
         });
-        self.counters.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::clone(&c));
+        self.counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::clone(&c));
         c
     }
 
@@ -75,7 +78,12 @@ impl Metrics {
             let i = match out.iter().position(|t| t.operator == c.operator) {
                 Some(i) => i,
                 None => {
-                    out.push(OperatorTotals { operator: c.operator, records_in: 0, records_out: 0, dead_lettered: 0 });
+                    out.push(OperatorTotals {
+                        operator: c.operator,
+                        records_in: 0,
+                        records_out: 0,
+                        dead_lettered: 0,
+                    });
                     out.len() - 1
                 }
             };

@@ -14,9 +14,9 @@ use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef
 use datafusion::arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 use crate::intern::Interner;
 use crate::sensor::SensorKind;
-use crate::Result;
 
 /// A batch of validated readings from one source.
 ///
@@ -108,13 +108,18 @@ impl ReadingBatch {
     }
 
     /// Splits the batch into `parts` batches by `key(device, sensor) % parts`, keeping order.
-    pub fn partition_by(&self, parts: usize, key: impl Fn(u32, SensorKind) -> u64) -> Vec<ReadingBatch> {
+    pub fn partition_by(
+        &self,
+        parts: usize,
+        key: impl Fn(u32, SensorKind) -> u64,
+    ) -> Vec<ReadingBatch> {
         let parts = parts.max(1);
         if parts == 1 {
             return vec![self.clone()];
         }
-        let mut out: Vec<ReadingBatch> =
-            (0..parts).map(|_| ReadingBatch::with_capacity(self.source, self.len() / parts + 1)).collect();
+        let mut out: Vec<ReadingBatch> = (0..parts)
+            .map(|_| ReadingBatch::with_capacity(self.source, self.len() / parts + 1))
+            .collect();
         for i in 0..self.len() {
             let p = (key(self.device[i], self.sensor[i]) % parts as u64) as usize;
             out[p].push_from(self, i);
@@ -134,7 +139,8 @@ impl ReadingBatch {
         let source_keys = Int32Array::from_iter_values(std::iter::repeat_n(0, self.len()));
         let source_values: ArrayRef = Arc::new(StringArray::from(vec![&*source_name]));
         let source = DictionaryArray::<Int32Type>::try_new(source_keys, source_values)?;
-        let position = |v: &[f64]| Float64Array::from_iter(v.iter().map(|x| (!x.is_nan()).then_some(*x)));
+        let position =
+            |v: &[f64]| Float64Array::from_iter(v.iter().map(|x| (!x.is_nan()).then_some(*x)));
         let columns: Vec<ArrayRef> = vec![
             Arc::new(device),
             Arc::new(sensor),
@@ -164,7 +170,9 @@ pub fn timestamp_ms() -> DataType {
 pub fn sensor_names() -> ArrayRef {
     static NAMES: OnceLock<ArrayRef> = OnceLock::new();
     Arc::clone(NAMES.get_or_init(|| {
-        Arc::new(StringArray::from_iter_values(SensorKind::ALL.iter().map(|s| s.name())))
+        Arc::new(StringArray::from_iter_values(
+            SensorKind::ALL.iter().map(|s| s.name()),
+        ))
     }))
 }
 
@@ -196,8 +204,26 @@ mod tests {
         let src = interner.intern("test.jsonl");
         let dev = interner.intern("llamas-env-03");
         let mut b = ReadingBatch::with_capacity(src, 2);
-        b.push(dev, SensorKind::Co2, 1_600_070_400_123, 412.5, Some(43.47), Some(-3.80), 1, 1);
-        b.push(dev, SensorKind::Noise, 1_600_070_400_124, 50.0, None, None, 1, 2);
+        b.push(
+            dev,
+            SensorKind::Co2,
+            1_600_070_400_123,
+            412.5,
+            Some(43.47),
+            Some(-3.80),
+            1,
+            1,
+        );
+        b.push(
+            dev,
+            SensorKind::Noise,
+            1_600_070_400_124,
+            50.0,
+            None,
+            None,
+            1,
+            2,
+        );
         let rb = b.to_record_batch(&interner).expect("batch");
         assert_eq!(rb.num_rows(), 2);
         assert_eq!(rb.column(4).null_count(), 1);
@@ -208,7 +234,16 @@ mod tests {
     fn partition_keeps_every_reading_once() {
         let mut b = ReadingBatch::with_capacity(0, 10);
         for i in 0..10 {
-            b.push(i, SensorKind::Temperature, i as i64, 1.0, None, None, 0, i as u64);
+            b.push(
+                i,
+                SensorKind::Temperature,
+                i as i64,
+                1.0,
+                None,
+                None,
+                0,
+                i as u64,
+            );
         }
         let parts = b.partition_by(3, |d, _| d as u64);
         assert_eq!(parts.iter().map(ReadingBatch::len).sum::<usize>(), 10);

@@ -7,7 +7,11 @@ pub fn timely_config(workers: usize) -> Result<timely::Config> {
     if workers == 0 {
         return Err(EngineError::Config("workers must be at least 1".into()));
     }
-    Ok(if workers == 1 { timely::Config::thread() } else { timely::Config::process(workers) })
+    Ok(if workers == 1 {
+        timely::Config::thread()
+    } else {
+        timely::Config::process(workers)
+    })
 }
 
 /// Worker that owns chain appends and single-writer sinks.

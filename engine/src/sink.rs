@@ -2,6 +2,7 @@
 //! fed by a bounded channel, so that encoding and hashing run beside the timely workers.
 
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -32,7 +33,9 @@ pub struct SinkHandle {
 impl SinkHandle {
     /// Sends a batch to the sink thread, blocking while its channel is full.
     pub fn send(&self, batch: RecordBatch) -> Result<()> {
-        self.tx.send(batch).map_err(|_| EngineError::ChannelClosed(self.name.clone()))
+        self.tx
+            .send(batch)
+            .map_err(|_| EngineError::ChannelClosed(self.name.clone()))
     }
 
     /// The sink's name.
@@ -41,8 +44,19 @@ impl SinkHandle {
     }
 }
 
-/// The join handle of a sink thread: the sink's summary or its first error.
-pub type SinkJoin<S> = JoinHandle<std::result::Result<<S as BatchSink>::Summary, <S as BatchSink>::Error>>;
+/// What a sink thread reports when it ends.
+#[derive(Debug)]
+pub struct SinkOutcome<T> {
+    /// The sink's own summary.
+    pub summary: T,
+    /// Time spent inside `write` and `finish` (not waiting for batches).
+    pub busy: Duration,
+}
+
+/// The join handle of a sink thread: its outcome or the sink's first error.
+pub type SinkJoin<S> = JoinHandle<
+    std::result::Result<SinkOutcome<<S as BatchSink>::Summary>, <S as BatchSink>::Error>,
+>;
 
 /// Runs `sink` on its own thread behind a channel of `capacity` batches. The join handle
 /// yields the sink's summary, or its first error (after which incoming batches are refused,
@@ -58,11 +72,23 @@ pub fn spawn_sink<S: BatchSink>(
         .name(format!("sink-{name}"))
         .spawn(move || {
             let _enter = span.enter();
+            let mut busy = Duration::ZERO;
             for batch in rx.iter() {
+                let start = Instant::now();
                 sink.write(&batch)?;
+                busy += start.elapsed();
             }
-            sink.finish()
+            let start = Instant::now();
+            let summary = sink.finish()?;
+            busy += start.elapsed();
+            Ok(SinkOutcome { summary, busy })
         })
         .map_err(|e| EngineError::Runtime(format!("spawning sink thread {name}: {e}")))?;
-    Ok((SinkHandle { name: name.to_owned(), tx }, handle))
+    Ok((
+        SinkHandle {
+            name: name.to_owned(),
+            tx,
+        },
+        handle,
+    ))
 }

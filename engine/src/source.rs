@@ -5,6 +5,9 @@
 //! `send` blocks, so the source is slowed down instead of buffered without bound.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -63,19 +66,46 @@ impl SourceSummary {
 pub struct BatchSender {
     name: String,
     tx: Sender<SourceBatch>,
+    blocked_ns: Arc<AtomicU64>,
 }
 
 impl BatchSender {
     /// Sends a batch, blocking while the channel is full (backpressure).
     pub fn send(&self, batch: SourceBatch) -> Result<()> {
-        self.tx.send(batch).map_err(|_| EngineError::ChannelClosed(self.name.clone()))
+        let batch = match self.tx.try_send(batch) {
+            Ok(()) => return Ok(()),
+            Err(crossbeam_channel::TrySendError::Full(batch)) => batch,
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+                return Err(EngineError::ChannelClosed(self.name.clone()));
+            }
+        };
+        let start = Instant::now();
+        let sent = self
+            .tx
+            .send(batch)
+            .map_err(|_| EngineError::ChannelClosed(self.name.clone()));
+        let waited = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.blocked_ns.fetch_add(waited, Ordering::Relaxed);
+        sent
+    }
+
+    /// Total time `send` spent waiting for room (the source was faster than the dataflow).
+    pub fn blocked(&self) -> Duration {
+        Duration::from_nanos(self.blocked_ns.load(Ordering::Relaxed))
     }
 }
 
 /// A bounded channel of `capacity` batches for the source called `name`.
 pub fn batch_channel(name: &str, capacity: usize) -> (BatchSender, Receiver<SourceBatch>) {
     let (tx, rx) = crossbeam_channel::bounded(capacity.max(1));
-    (BatchSender { name: name.to_owned(), tx }, rx)
+    (
+        BatchSender {
+            name: name.to_owned(),
+            tx,
+            blocked_ns: Arc::default(),
+        },
+        rx,
+    )
 }
 
 /// A source of readings. Implementations live in `msec-connectors`.

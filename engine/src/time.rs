@@ -29,7 +29,10 @@ pub struct WatermarkTracker {
 impl WatermarkTracker {
     /// A tracker with the given allowed lateness (ms).
     pub fn new(lateness_ms: u64) -> Self {
-        Self { lateness_ms: i64::try_from(lateness_ms).unwrap_or(i64::MAX), max_seen: None }
+        Self {
+            lateness_ms: i64::try_from(lateness_ms).unwrap_or(i64::MAX),
+            max_seen: None,
+        }
     }
 
     /// The current watermark: `max seen − lateness`, or `None` before the first record.

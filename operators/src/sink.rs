@@ -59,26 +59,30 @@ where
         failed: Arc<AtomicBool>,
     ) {
         let name = format!("Sink({})", handle.name());
-        self.sink(Exchange::new(|_: &B| SINK_WORKER as u64), &name, move |(input, _frontier)| {
-            input.for_each(|_cap, data| {
-                for batch in data.drain(..) {
-                    if batch.rows() == 0 || failed.load(Ordering::Relaxed) {
-                        continue;
-                    }
-                    counters.add_in(batch.rows());
-                    let result = batch
-                        .to_record_batch(&interner)
-                        .map_err(|e| e.to_string())
-                        .and_then(|rb| handle.send(rb).map_err(|e| e.to_string()));
-                    match result {
-                        Ok(()) => counters.add_out(batch.rows()),
-                        Err(e) => {
-                            tracing::error!(sink = handle.name(), error = %e, "sink failed");
-                            failed.store(true, Ordering::Relaxed);
+        self.sink(
+            Exchange::new(|_: &B| SINK_WORKER as u64),
+            &name,
+            move |(input, _frontier)| {
+                input.for_each(|_cap, data| {
+                    for batch in data.drain(..) {
+                        if batch.rows() == 0 || failed.load(Ordering::Relaxed) {
+                            continue;
+                        }
+                        counters.add_in(batch.rows());
+                        let result = batch
+                            .to_record_batch(&interner)
+                            .map_err(|e| e.to_string())
+                            .and_then(|rb| handle.send(rb).map_err(|e| e.to_string()));
+                        match result {
+                            Ok(()) => counters.add_out(batch.rows()),
+                            Err(e) => {
+                                tracing::error!(sink = handle.name(), error = %e, "sink failed");
+                                failed.store(true, Ordering::Relaxed);
+                            }
                         }
                     }
-                }
-            });
-        });
+                });
+            },
+        );
     }
 }

@@ -66,14 +66,17 @@ impl ToRecordBatch for AggBatch {
 
     fn to_record_batch(&self, interner: &Interner) -> msec_engine::Result<RecordBatch> {
         let device_keys = Int32Array::from_iter_values(self.device.iter().map(|&d| d as i32));
-        let device = DictionaryArray::<Int32Type>::try_new(device_keys, interner.dictionary_values())?;
+        let device =
+            DictionaryArray::<Int32Type>::try_new(device_keys, interner.dictionary_values())?;
         let sensor_keys = Int32Array::from_iter_values(self.sensor.iter().map(|s| s.code() as i32));
         let sensor = DictionaryArray::<Int32Type>::try_new(sensor_keys, sensor_names())?;
         let columns: Vec<ArrayRef> = vec![
             Arc::new(device),
             Arc::new(sensor),
             Arc::new(Int64Array::from(self.window_start.clone())),
-            Arc::new(Int64Array::from_iter_values(self.count.iter().map(|&c| c as i64))),
+            Arc::new(Int64Array::from_iter_values(
+                self.count.iter().map(|&c| c as i64),
+            )),
             Arc::new(Float64Array::from(self.min.clone())),
             Arc::new(Float64Array::from(self.max.clone())),
             Arc::new(Float64Array::from(self.avg.clone())),

@@ -36,7 +36,11 @@ impl ExactSum {
 
     /// The mean over `count` values.
     pub fn mean(self, count: u64) -> f64 {
-        if count == 0 { f64::NAN } else { self.0 as f64 / SCALE / count as f64 }
+        if count == 0 {
+            f64::NAN
+        } else {
+            self.0 as f64 / SCALE / count as f64
+        }
     }
 }
 

@@ -43,11 +43,19 @@ struct OpenWindow {
 pub trait TumblingAggregate<'scope> {
     /// Aggregates readings per (device, sensor) in tumbling windows of `window_ms`.
     /// The input must be partitioned by device (see [`crate::PartitionReadings`]).
-    fn tumbling_aggregate(self, window_ms: u64, counters: Arc<OperatorCounters>) -> Stream<'scope, u64, Vec<AggBatch>>;
+    fn tumbling_aggregate(
+        self,
+        window_ms: u64,
+        counters: Arc<OperatorCounters>,
+    ) -> Stream<'scope, u64, Vec<AggBatch>>;
 }
 
 impl<'scope> TumblingAggregate<'scope> for Stream<'scope, u64, Vec<ReadingBatch>> {
-    fn tumbling_aggregate(self, window_ms: u64, counters: Arc<OperatorCounters>) -> Stream<'scope, u64, Vec<AggBatch>> {
+    fn tumbling_aggregate(
+        self,
+        window_ms: u64,
+        counters: Arc<OperatorCounters>,
+    ) -> Stream<'scope, u64, Vec<AggBatch>> {
         let len = i64::try_from(window_ms.max(1)).unwrap_or(i64::MAX);
         self.unary_frontier(Pipeline, "TumblingAggregate", move |_cap, _info| {
             // Open windows, sorted by end.
@@ -65,17 +73,23 @@ impl<'scope> TumblingAggregate<'scope> for Stream<'scope, u64, Vec<ReadingBatch>
                                     Err(pos) => {
                                         // The reading's event time is ≥ the batch's timely time,
                                         // so the window end lies strictly after it.
-                                        let t = u64::try_from(end).unwrap_or(0).max(cap.least().copied().unwrap_or(0));
-                                        open.insert(pos, OpenWindow {
-                                            end,
-                                            cap: cap.delayed(&t, 0),
-                                            keys: HashMap::default(),
-                                        });
+                                        let t = u64::try_from(end)
+                                            .unwrap_or(0)
+                                            .max(cap.least().copied().unwrap_or(0));
+                                        open.insert(
+                                            pos,
+                                            OpenWindow {
+                                                end,
+                                                cap: cap.delayed(&t, 0),
+                                                keys: HashMap::default(),
+                                            },
+                                        );
                                         pos
                                     }
                                 };
                             }
-                            let key = (u64::from(batch.device[i]) << 8) | u64::from(batch.sensor[i].code());
+                            let key = (u64::from(batch.device[i]) << 8)
+                                | u64::from(batch.sensor[i].code());
                             let v = batch.value[i];
                             let acc = open[hint].keys.entry(key).or_insert(Acc {
                                 count: 0,
@@ -102,7 +116,9 @@ impl<'scope> TumblingAggregate<'scope> for Stream<'scope, u64, Vec<ReadingBatch>
                     let start = w.end - len;
                     let mut out = AggBatch::default();
                     for (key, acc) in rows {
-                        let Some(sensor) = SensorKind::from_code((key & 0xff) as u8) else { continue };
+                        let Some(sensor) = SensorKind::from_code((key & 0xff) as u8) else {
+                            continue;
+                        };
                         out.device.push((key >> 8) as u32);
                         out.sensor.push(sensor);
                         out.window_start.push(start);

@@ -9,8 +9,8 @@ use msec_engine::time::{Arrival, WatermarkTracker, coarsen, window_start};
 use msec_engine::{ReadingBatch, SensorKind};
 use msec_operators::window::ExactSum;
 use msec_operators::{AggBatch, PartitionReadings, TumblingAggregate};
-use timely::dataflow::operators::{Input, Inspect, Probe};
 use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::{Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
 const WINDOW: i64 = 60_000;
@@ -71,22 +71,32 @@ fn disorder(mut rs: Vec<Reading>, seed: u64, disorder: u64) -> Vec<Reading> {
 
 type Row = (u32, SensorKind, i64, u64, u64, u64, u64); // device, sensor, start, count, min bits, max bits, avg bits
 
+type Key = (u32, SensorKind, i64);
+type Acc = (u64, f64, f64, ExactSum);
+
 fn oracle(rs: &[Reading]) -> Vec<Row> {
-    let mut m: BTreeMap<(u32, SensorKind, i64), (u64, f64, f64, ExactSum)> = BTreeMap::new();
+    let mut m: BTreeMap<Key, Acc> = BTreeMap::new();
     for r in rs {
-        let e = m.entry((r.device, r.sensor, window_start(r.ts, WINDOW))).or_insert((
-            0,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            ExactSum::default(),
-        ));
+        let e = m
+            .entry((r.device, r.sensor, window_start(r.ts, WINDOW)))
+            .or_insert((0, f64::INFINITY, f64::NEG_INFINITY, ExactSum::default()));
         e.0 += 1;
         e.1 = e.1.min(r.value);
         e.2 = e.2.max(r.value);
         e.3.add(r.value);
     }
     m.into_iter()
-        .map(|((d, s, w), (c, mn, mx, sum))| (d, s, w, c, mn.to_bits(), mx.to_bits(), sum.mean(c).to_bits()))
+        .map(|((d, s, w), (c, mn, mx, sum))| {
+            (
+                d,
+                s,
+                w,
+                c,
+                mn.to_bits(),
+                mx.to_bits(),
+                sum.mean(c).to_bits(),
+            )
+        })
         .collect()
 }
 
@@ -117,7 +127,11 @@ fn stream(input_order: Vec<Reading>, batch_rows: usize, workers: usize) -> Vec<R
         for chunk in input_order.chunks(batch_rows) {
             let mut batch = ReadingBatch::with_capacity(0, chunk.len());
             for r in chunk {
-                assert_eq!(wm.observe(r.ts), Arrival::OnTime, "test input must be within lateness");
+                assert_eq!(
+                    wm.observe(r.ts),
+                    Arrival::OnTime,
+                    "test input must be within lateness"
+                );
                 batch.push(r.device, r.sensor, r.ts, r.value, None, None, 0, 0);
             }
             input.send(batch);
@@ -139,7 +153,15 @@ fn stream(input_order: Vec<Reading>, batch_rows: usize, workers: usize) -> Vec<R
         .iter()
         .flat_map(|b| {
             (0..b.len()).map(move |i| {
-                (b.device[i], b.sensor[i], b.window_start[i], b.count[i], b.min[i].to_bits(), b.max[i].to_bits(), b.avg[i].to_bits())
+                (
+                    b.device[i],
+                    b.sensor[i],
+                    b.window_start[i],
+                    b.count[i],
+                    b.min[i].to_bits(),
+                    b.max[i].to_bits(),
+                    b.avg[i].to_bits(),
+                )
             })
         })
         .collect();
@@ -151,11 +173,24 @@ fn stream(input_order: Vec<Reading>, batch_rows: usize, workers: usize) -> Vec<R
 fn equals_oracle_for_every_order_batch_size_and_worker_count() {
     let base = readings(7, 20_000);
     let expected = oracle(&base);
-    assert!(expected.len() > 500, "enough windows to be meaningful: {}", expected.len());
-    for (seed, batch_rows, workers) in [(1, 1_000, 1), (2, 7, 1), (3, 4_096, 2), (4, 333, 4), (5, 20_000, 3)] {
+    assert!(
+        expected.len() > 500,
+        "enough windows to be meaningful: {}",
+        expected.len()
+    );
+    for (seed, batch_rows, workers) in [
+        (1, 1_000, 1),
+        (2, 7, 1),
+        (3, 4_096, 2),
+        (4, 333, 4),
+        (5, 20_000, 3),
+    ] {
         let shuffled = disorder(base.clone(), seed, LATENESS);
         let got = stream(shuffled, batch_rows, workers);
-        assert_eq!(got, expected, "seed {seed}, batch {batch_rows}, workers {workers}");
+        assert_eq!(
+            got, expected,
+            "seed {seed}, batch {batch_rows}, workers {workers}"
+        );
     }
 }
 

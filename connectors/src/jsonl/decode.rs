@@ -1,0 +1,438 @@
+//! From one line to a validated reading or a dead letter.
+//!
+//! [`Decoder::decode`] runs the checks in a fixed order and stops at the first that fails,
+//! so every rejected line has exactly one reason:
+//!
+//! 1. `parse` — not UTF-8, not one JSON object, trailing garbage, truncated, duplicate key;
+//! 2. `missing_field` — `device`, `sensor`, `ts` or `value` absent or `null`; `device` empty;
+//!    only one of `lat`/`lon` given;
+//! 3. `invalid_type` — `value` not a number (a numeric *string* such as `"12"` included);
+//!    `ts` neither an integral number of epoch ms nor an RFC 3339 string; `device`/`sensor`
+//!    not strings; `lat`/`lon` not numbers;
+//! 4. `unknown_sensor` — `sensor` not a [`SensorKind`] name;
+//! 5. `out_of_range` — value outside [`SensorKind::accepts`] or not finite (`1e400`);
+//!    `lat ∉ [-90, 90]`, `lon ∉ [-180, 180]`; `ts` before 2000-01-01T00:00:00Z or beyond `i64`;
+//! 6. `future_ts` — `ts` more than `max_future_ms` after the wall clock;
+//! 7. `late` — below the source's watermark ([`WatermarkTracker::observe`]).
+//!
+//! Only records that pass all of them advance the watermark. `lat`/`lon` set to `null` count
+//! as absent. A `ts` number with a fraction or exponent is accepted when its value is a whole
+//! number of milliseconds (`1.6e12`); RFC 3339 times with sub-millisecond digits are truncated
+//! to the millisecond.
+
+use std::sync::Arc;
+
+use msec_engine::intern::InternCache;
+use msec_engine::time::{Arrival, WatermarkTracker};
+use msec_engine::{DeadLetter, DeadLetterReason, ReadingBatch, SensorKind};
+
+use super::scan::{JStr, Val, scan_object, unescape_into};
+
+/// 2000-01-01T00:00:00Z in epoch ms: earlier event times are `out_of_range`.
+pub(crate) const MIN_TS_MS: i64 = 946_684_800_000;
+
+/// Longest excerpt of a field value quoted in a dead letter's detail.
+const DETAIL_MAX: usize = 64;
+
+/// Validates lines of one source into a [`ReadingBatch`] and dead letters.
+#[derive(Debug)]
+pub(crate) struct Decoder {
+    source: Arc<str>,
+    devices: InternCache,
+    tracker: WatermarkTracker,
+    max_future_ms: i64,
+    key_scratch: String,
+    str_scratch: String,
+}
+
+/// A line that passed validation up to (not including) the lateness check.
+struct Valid {
+    device: u32,
+    sensor: SensorKind,
+    ts: i64,
+    value: f64,
+    lat: Option<f64>,
+    lon: Option<f64>,
+}
+
+/// Why a line was rejected.
+struct Reject {
+    reason: DeadLetterReason,
+    detail: String,
+    ts: Option<i64>,
+}
+
+fn reject(reason: DeadLetterReason, ts: Option<i64>, detail: String) -> Reject {
+    Reject { reason, detail, ts }
+}
+
+/// The outcome of reading `ts`.
+enum Ts {
+    Ok(i64),
+    /// A well-typed time that does not fit `i64` milliseconds.
+    Overflow,
+    /// Not an integral number nor an RFC 3339 string.
+    Invalid,
+}
+
+impl Decoder {
+    /// A decoder for the source `source`, interning devices through `devices`.
+    pub(crate) fn new(
+        source: Arc<str>,
+        devices: InternCache,
+        lateness_ms: u64,
+        max_future_ms: u64,
+    ) -> Self {
+        Self {
+            source,
+            devices,
+            tracker: WatermarkTracker::new(lateness_ms),
+            max_future_ms: i64::try_from(max_future_ms).unwrap_or(i64::MAX),
+            key_scratch: String::new(),
+            str_scratch: String::new(),
+        }
+    }
+
+    /// The source's current watermark.
+    pub(crate) fn watermark(&self) -> Option<i64> {
+        self.tracker.watermark()
+    }
+
+    /// Decodes `line` (without its newline) at 1-based line number `offset`: appends a reading
+    /// to `out` or a dead letter to `dead`. `now` is the wall clock, epoch ms.
+    pub(crate) fn decode(
+        &mut self,
+        line: &[u8],
+        offset: u64,
+        now: i64,
+        out: &mut ReadingBatch,
+        dead: &mut Vec<DeadLetter>,
+    ) {
+        let result = self.validate(line, now).and_then(|v| {
+            let wm = self.tracker.watermark();
+            match self.tracker.observe(v.ts) {
+                Arrival::OnTime => Ok(v),
+                Arrival::Late => Err(reject(
+                    DeadLetterReason::Late,
+                    Some(v.ts),
+                    format!(
+                        "ts {} is below the watermark {}",
+                        v.ts,
+                        wm.unwrap_or(i64::MIN)
+                    ),
+                )),
+            }
+        });
+        match result {
+            Ok(v) => out.push(v.device, v.sensor, v.ts, v.value, v.lat, v.lon, now, offset),
+            Err(r) => dead.push(self.dead_letter(line, offset, now, r)),
+        }
+    }
+
+    /// Builds a dead letter for a line rejected outside [`decode`](Self::decode) (e.g. too long).
+    pub(crate) fn dead_letter_parse(
+        &self,
+        raw: &[u8],
+        offset: u64,
+        now: i64,
+        detail: String,
+    ) -> DeadLetter {
+        self.dead_letter(
+            raw,
+            offset,
+            now,
+            reject(DeadLetterReason::Parse, None, detail),
+        )
+    }
+
+    fn dead_letter(&self, raw: &[u8], offset: u64, now: i64, r: Reject) -> DeadLetter {
+        DeadLetter {
+            source: Arc::clone(&self.source),
+            offset,
+            reason: r.reason,
+            detail: r.detail,
+            raw: raw.to_vec(),
+            ts: r.ts,
+            ingest_ts: now,
+        }
+    }
+
+    fn validate(&mut self, line: &[u8], now: i64) -> Result<Valid, Reject> {
+        use DeadLetterReason::*;
+        // 1. parse
+        let text = std::str::from_utf8(line).map_err(|e| {
+            reject(
+                Parse,
+                None,
+                format!("not UTF-8 (invalid byte at column {})", e.valid_up_to() + 1),
+            )
+        })?;
+        let f = scan_object(text, &mut self.key_scratch)
+            .map_err(|e| reject(Parse, None, format!("{} at column {}", e.what, e.at + 1)))?;
+        let ts = f.ts.map(|v| self.read_ts(v));
+        let ts_known = match ts {
+            Some(Ts::Ok(t)) => Some(t),
+            _ => None,
+        };
+
+        // 2. missing_field
+        for (name, v) in [
+            ("device", f.device),
+            ("sensor", f.sensor),
+            ("ts", f.ts),
+            ("value", f.value),
+        ] {
+            match v {
+                None => {
+                    return Err(reject(
+                        MissingField,
+                        ts_known,
+                        format!("field `{name}` is missing"),
+                    ));
+                }
+                Some(Val::Null) => {
+                    return Err(reject(
+                        MissingField,
+                        ts_known,
+                        format!("field `{name}` is null"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(Val::Str(JStr { raw: "", .. })) = f.device {
+            return Err(reject(
+                MissingField,
+                ts_known,
+                "field `device` is empty".into(),
+            ));
+        }
+        let lat = f.lat.filter(|v| *v != Val::Null);
+        let lon = f.lon.filter(|v| *v != Val::Null);
+        match (lat, lon) {
+            (Some(_), None) => {
+                return Err(reject(
+                    MissingField,
+                    ts_known,
+                    "`lat` given without `lon`".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(reject(
+                    MissingField,
+                    ts_known,
+                    "`lon` given without `lat`".into(),
+                ));
+            }
+            _ => {}
+        }
+
+        // 3. invalid_type
+        let (Some(Val::Str(device)), Some(Val::Str(sensor))) = (f.device, f.sensor) else {
+            let (name, v) = if matches!(f.device, Some(Val::Str(_))) {
+                ("sensor", f.sensor)
+            } else {
+                ("device", f.device)
+            };
+            return Err(reject(
+                InvalidType,
+                ts_known,
+                format!("field `{name}` must be a string, got {}", describe(v)),
+            ));
+        };
+        let ts = match ts {
+            Some(Ts::Ok(t)) => Ok(t),
+            Some(Ts::Overflow) => Err(()),
+            _ => {
+                return Err(reject(
+                    InvalidType,
+                    None,
+                    format!(
+                        "field `ts` must be integer epoch ms or an RFC 3339 string, got {}",
+                        describe(f.ts)
+                    ),
+                ));
+            }
+        };
+        let value = number(f.value).ok_or_else(|| {
+            reject(
+                InvalidType,
+                ts_known,
+                format!("field `value` must be a number, got {}", describe(f.value)),
+            )
+        })?;
+        let lat = match lat {
+            Some(v) => Some(number(Some(v)).ok_or_else(|| {
+                reject(
+                    InvalidType,
+                    ts_known,
+                    format!("field `lat` must be a number, got {}", describe(Some(v))),
+                )
+            })?),
+            None => None,
+        };
+        let lon = match lon {
+            Some(v) => Some(number(Some(v)).ok_or_else(|| {
+                reject(
+                    InvalidType,
+                    ts_known,
+                    format!("field `lon` must be a number, got {}", describe(Some(v))),
+                )
+            })?),
+            None => None,
+        };
+
+        // 4. unknown_sensor
+        let sensor_name = if sensor.escaped {
+            unescape_into(sensor.raw, &mut self.str_scratch);
+            self.str_scratch.as_str()
+        } else {
+            sensor.raw
+        };
+        let Some(sensor) = SensorKind::from_name(sensor_name) else {
+            return Err(reject(
+                UnknownSensor,
+                ts_known,
+                format!("unknown sensor {:?}", excerpt(sensor_name)),
+            ));
+        };
+
+        // 5. out_of_range
+        if !sensor.accepts(value) {
+            let (lo, hi) = sensor.range();
+            return Err(reject(
+                OutOfRange,
+                ts_known,
+                format!("value {value} outside [{lo}, {hi}] for {sensor}"),
+            ));
+        }
+        if let Some(lat) = lat.filter(|l| !(-90.0..=90.0).contains(l)) {
+            return Err(reject(
+                OutOfRange,
+                ts_known,
+                format!("lat {lat} outside [-90, 90]"),
+            ));
+        }
+        if let Some(lon) = lon.filter(|l| !(-180.0..=180.0).contains(l)) {
+            return Err(reject(
+                OutOfRange,
+                ts_known,
+                format!("lon {lon} outside [-180, 180]"),
+            ));
+        }
+        let Ok(ts) = ts else {
+            return Err(reject(
+                OutOfRange,
+                None,
+                format!("ts {} does not fit epoch ms", describe(f.ts)),
+            ));
+        };
+        if ts < MIN_TS_MS {
+            return Err(reject(
+                OutOfRange,
+                Some(ts),
+                format!("ts {ts} is before 2000-01-01T00:00:00Z"),
+            ));
+        }
+
+        // 6. future_ts
+        let limit = now.saturating_add(self.max_future_ms);
+        if ts > limit {
+            return Err(reject(
+                FutureTs,
+                Some(ts),
+                format!(
+                    "ts {ts} is more than {} ms after now ({now})",
+                    self.max_future_ms
+                ),
+            ));
+        }
+
+        // Valid: intern the device last, so rejected lines never grow the interner.
+        let device_name = if device.escaped {
+            unescape_into(device.raw, &mut self.str_scratch);
+            self.str_scratch.as_str()
+        } else {
+            device.raw
+        };
+        let device = self.devices.intern(device_name);
+        Ok(Valid {
+            device,
+            sensor,
+            ts,
+            value,
+            lat,
+            lon,
+        })
+    }
+
+    fn read_ts(&mut self, v: Val<'_>) -> Ts {
+        match v {
+            Val::Num(text) => {
+                if !text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+                    // Grammar-checked digits: the only failure left is overflow.
+                    return text.parse::<i64>().map_or(Ts::Overflow, Ts::Ok);
+                }
+                match text.parse::<f64>() {
+                    Ok(x) if x.is_finite() && x.fract() == 0.0 => {
+                        // 2^63 is exactly representable: anything in [-2^63, 2^63) fits.
+                        if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&x)
+                        {
+                            Ts::Ok(x as i64)
+                        } else {
+                            Ts::Overflow
+                        }
+                    }
+                    Ok(x) if x.is_infinite() => Ts::Overflow,
+                    _ => Ts::Invalid,
+                }
+            }
+            Val::Str(s) => {
+                let text = if s.escaped {
+                    unescape_into(s.raw, &mut self.str_scratch);
+                    self.str_scratch.as_str()
+                } else {
+                    s.raw
+                };
+                chrono::DateTime::parse_from_rfc3339(text)
+                    .map_or(Ts::Invalid, |t| Ts::Ok(t.timestamp_millis()))
+            }
+            _ => Ts::Invalid,
+        }
+    }
+}
+
+/// The value of a JSON number field, or `None` if it is not a number.
+fn number(v: Option<Val<'_>>) -> Option<f64> {
+    match v {
+        Some(Val::Num(text)) => text.parse::<f64>().ok(),
+        _ => None,
+    }
+}
+
+/// A short description of a field's value for a dead letter's detail.
+fn describe(v: Option<Val<'_>>) -> String {
+    match v {
+        None => "nothing".into(),
+        Some(Val::Str(s)) => format!("string {:?}", excerpt(s.raw)),
+        Some(Val::Num(n)) => format!("number {}", excerpt(n)),
+        Some(Val::Bool(b)) => format!("boolean {b}"),
+        Some(other) => other.type_name().into(),
+    }
+}
+
+/// At most [`DETAIL_MAX`] bytes of `s`, cut at a char boundary.
+fn excerpt(s: &str) -> &str {
+    if s.len() <= DETAIL_MAX {
+        return s;
+    }
+    let mut end = DETAIL_MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;

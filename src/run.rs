@@ -1,0 +1,287 @@
+//! `msec run`: wires a source, the timely dataflow and the dataset sinks together.
+//!
+//! ```text
+//! source thread ──bounded──► worker 0 input ─┬─► Sink(readings) ──► sink thread: readings
+//!   (parse, validate,        (timely time =   └─► partition by device ─► TumblingAggregate
+//!    watermark, late)         coarsened wm)        ─► Sink(agg_1m) ──► sink thread: agg_1m
+//!        └─ dead letters ─────────────────────────────────────────► sink thread: dead_letter
+//! ```
+//!
+//! Each sink thread owns one dataset's writer (its chain stays linear); the catalog is
+//! updated once every sink has sealed its last segment.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use crossbeam_channel::RecvTimeoutError;
+use msec_connectors::{JsonlSource, SimulatorSource};
+use msec_datasets::{Catalog, DatasetSpec, DatasetWriter, Publication, WriterOptions};
+use msec_engine::config::PipelineConfig;
+use msec_engine::dead_letter::{dead_letter_schema, dead_letters_to_record_batch};
+use msec_engine::metrics::Metrics;
+use msec_engine::reading::readings_schema;
+use msec_engine::runtime::timely_config;
+use msec_engine::sink::{SinkHandle, spawn_sink};
+use msec_engine::source::{Source, SourceSummary, batch_channel};
+use msec_engine::time::coarsen;
+use msec_engine::{Interner, ReadingBatch};
+use msec_operators::{PartitionReadings, SinkTo, TumblingAggregate, agg_schema};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::{Input, Probe};
+use timely::dataflow::{InputHandle, ProbeHandle};
+
+use crate::cli::RunArgs;
+use crate::commands::simulator_config;
+use crate::progress::Progress;
+use crate::summary::RunSummary;
+
+/// The datasets a run writes, with their catalog descriptions.
+pub fn dataset_specs() -> Vec<DatasetSpec> {
+    let spec = |name: &str, description: &str, time_column: &str| {
+        let mut s = DatasetSpec::new(name);
+        s.pilot = "all".into();
+        s.description = description.into();
+        s.personal = true;
+        s.time_column = Some(time_column.into());
+        s
+    };
+    vec![
+        spec(
+            "readings",
+            "validated sensor readings with provenance (source, offset)",
+            "ts",
+        ),
+        spec(
+            "agg_1m",
+            "per device and sensor, tumbling event-time windows: count, min, max, avg",
+            "window_start",
+        ),
+        spec(
+            "dead_letter",
+            "rejected records with raw bytes, source position and reason",
+            "ts",
+        ),
+    ]
+}
+
+/// Resolves the pipeline configuration: defaults → `--config` → environment → flags.
+fn pipeline_config(args: &RunArgs) -> anyhow::Result<PipelineConfig> {
+    let mut cfg = match &args.config {
+        Some(path) => PipelineConfig::from_file(path)?,
+        None => PipelineConfig::default(),
+    };
+    cfg.apply_env()?;
+    if let Some(v) = args.workers {
+        cfg.workers = v;
+    }
+    if let Some(v) = args.lateness_ms {
+        cfg.lateness_ms = v;
+    }
+    if let Some(v) = args.segment_rows {
+        cfg.segment_rows = v;
+    }
+    if let Some(v) = args.batch_rows {
+        cfg.batch_rows = v;
+    }
+    if let Some(v) = args.window_ms {
+        cfg.window_ms = v;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+type SinkJoin = msec_engine::sink::SinkJoin<DatasetWriter>;
+
+fn open_sink(
+    data: &Path,
+    spec: &DatasetSpec,
+    cfg: &PipelineConfig,
+) -> anyhow::Result<(SinkHandle, SinkJoin)> {
+    let schema = match spec.name.as_str() {
+        "readings" => readings_schema(),
+        "agg_1m" => agg_schema(),
+        "dead_letter" => dead_letter_schema(),
+        other => bail!("no schema for dataset {other}"),
+    };
+    let opts = WriterOptions {
+        segment_rows: cfg.segment_rows,
+        ..WriterOptions::default()
+    };
+    let writer = DatasetWriter::open(data, spec.clone(), schema, opts)
+        .with_context(|| format!("opening dataset {}", spec.name))?;
+    Ok(spawn_sink(&spec.name, writer, cfg.channel_capacity)?)
+}
+
+/// Runs the pipeline.
+pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
+    let started = Instant::now();
+    let cfg = pipeline_config(&args)?;
+    let data: PathBuf = args.data.clone();
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("creating data directory {}", data.display()))?;
+    let specs = dataset_specs();
+    let interner = Interner::shared();
+    let metrics = Metrics::default();
+
+    let mut sinks = Vec::new();
+    for spec in &specs {
+        sinks.push(open_sink(&data, spec, &cfg)?);
+    }
+    let [readings_sink, agg_sink, dead_sink] =
+        [sinks[0].0.clone(), sinks[1].0.clone(), sinks[2].0.clone()];
+
+    // The source runs on its own thread behind a bounded channel (backpressure).
+    let (tx, rx) = batch_channel("source", cfg.channel_capacity);
+    let source_thread = {
+        let interner = Arc::clone(&interner);
+        let cfg = cfg.clone();
+        let input = args.input.clone();
+        let sim = simulator_config(&args.sim);
+        std::thread::Builder::new().name("source".into()).spawn(
+            move || -> anyhow::Result<(SourceSummary, Duration)> {
+                let _span = tracing::info_span!("source").entered();
+                let start = Instant::now();
+                let summary = match input {
+                    Some(path) => {
+                        let source = JsonlSource::open(&path, interner, &cfg)
+                            .with_context(|| format!("opening input {}", path.display()))?;
+                        let mut progress = Progress::new(source.total_bytes());
+                        let source =
+                            source.with_progress(Box::new(move |bytes| progress.update(bytes)));
+                        source.run(&tx)?
+                    }
+                    None => SimulatorSource::new(&sim, interner, &cfg)?.run(&tx)?,
+                };
+                Ok((summary, start.elapsed().saturating_sub(tx.blocked())))
+            },
+        )?
+    };
+
+    // The dataflow.
+    let failed = Arc::new(AtomicBool::new(false));
+    let dataflow = {
+        let cfg = cfg.clone();
+        let interner = Arc::clone(&interner);
+        let metrics = metrics.clone();
+        let failed = Arc::clone(&failed);
+        move |worker: &mut timely::worker::Worker| -> Result<Duration, String> {
+            let index = worker.index();
+            let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<ReadingBatch>>>::new();
+            let probe = ProbeHandle::new();
+            worker.dataflow::<u64, _, _>(|scope| {
+                let readings = scope.input_from(&mut input);
+                readings.clone().sink_to(
+                    readings_sink.clone(),
+                    Arc::clone(&interner),
+                    metrics.operator("sink_readings", index),
+                    Arc::clone(&failed),
+                );
+                let aggregates = readings
+                    .partition_by_device()
+                    .tumbling_aggregate(cfg.window_ms, metrics.operator("agg_1m", index))
+                    .probe_with(&probe);
+                aggregates.sink_to(
+                    agg_sink.clone(),
+                    Arc::clone(&interner),
+                    metrics.operator("sink_agg_1m", index),
+                    Arc::clone(&failed),
+                );
+            });
+            if index != 0 {
+                return Ok(Duration::ZERO); // dropping `input` releases this worker's hold on the frontier
+            }
+            let _span = tracing::info_span!("dataflow", worker = index).entered();
+            let started = Instant::now();
+            let mut idle = Duration::ZERO;
+            let mut time = 0u64;
+            loop {
+                let wait = Instant::now();
+                let received = rx.recv_timeout(Duration::from_millis(2));
+                idle += wait.elapsed();
+                match received {
+                    Ok(batch) => {
+                        if !batch.dead_letters.is_empty() {
+                            let rb = dead_letters_to_record_batch(&batch.dead_letters)
+                                .map_err(|e| e.to_string())?;
+                            dead_sink.send(rb).map_err(|e| e.to_string())?;
+                        }
+                        if !batch.readings.is_empty() {
+                            input.send(batch.readings);
+                        }
+                        if let Some(wm) = batch.watermark {
+                            let t = coarsen(wm, cfg.watermark_granularity_ms);
+                            if t > time {
+                                time = t;
+                                input.advance_to(t);
+                            }
+                        }
+                        worker.step();
+                        // Keep the dataflow within one watermark step of the input.
+                        while probe.less_than(input.time()) {
+                            worker.step();
+                        }
+                        if failed.load(Ordering::Relaxed) {
+                            return Err("a dataset sink failed".into());
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        worker.step();
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            Ok(started.elapsed().saturating_sub(idle))
+        }
+    };
+    let guards = timely::execute(timely_config(cfg.workers)?, dataflow)
+        .map_err(|e| anyhow!("starting dataflow: {e}"))?;
+    let worker_results = guards.join();
+
+    let (source_summary, source_busy) = source_thread
+        .join()
+        .map_err(|_| anyhow!("source thread panicked"))??;
+    let mut stages = vec![("source (read, parse, validate)".to_owned(), source_busy)];
+    for r in worker_results {
+        let busy = r
+            .map_err(|e| anyhow!("dataflow worker panicked: {e}"))?
+            .map_err(|e| anyhow!("dataflow worker: {e}"))?;
+        if !busy.is_zero() {
+            stages.push(("dataflow worker 0 (input, windows)".to_owned(), busy));
+        }
+    }
+
+    // Every sender is gone once the workers are; each sink seals its last segment.
+    drop(sinks.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>());
+    let mut summaries = Vec::new();
+    for (handle, join) in sinks {
+        drop(handle);
+        let outcome = join.join().map_err(|_| anyhow!("sink thread panicked"))??;
+        stages.push((
+            format!("sink {} (encode, hash, seal)", outcome.summary.name),
+            outcome.busy,
+        ));
+        summaries.push(outcome.summary);
+    }
+    if failed.load(Ordering::Relaxed) {
+        bail!("a dataset sink failed");
+    }
+
+    let publication = Publication {
+        publisher: "msec".into(),
+        licence: "unspecified".into(),
+    };
+    for (spec, summary) in specs.iter().zip(&summaries) {
+        Catalog::update(&data, spec, summary, &publication)?;
+    }
+
+    Ok(RunSummary {
+        source: source_summary,
+        datasets: summaries,
+        operators: metrics.totals(),
+        stages,
+        elapsed: started.elapsed(),
+    })
+}

@@ -1,0 +1,104 @@
+//! Dead letters per reason equal exactly what the simulator injected; nothing is dropped:
+//! readings + dead letters = input lines.
+
+use crate::common::*;
+
+#[test]
+fn dead_letter_counts_equal_injected_bad_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, manifest) = simulate(
+        dir.path(),
+        "bad",
+        &["--bad-rate", "0.01", "--disorder-ms", "2000"],
+    );
+    let data = dir.path().join("data");
+    ok(&[
+        "run",
+        "--input",
+        s(&input),
+        "--data",
+        s(&data),
+        "--segment-rows",
+        "5000",
+    ]);
+
+    let ctx = session(
+        None,
+        &[
+            ("dl", &data.join("dead_letter")),
+            ("readings", &data.join("readings")),
+        ],
+    );
+    let injected = manifest["bad"].as_object().expect("bad counts");
+    assert!(
+        injected
+            .values()
+            .map(|v| v.as_u64().unwrap_or(0))
+            .sum::<u64>()
+            > 50,
+        "{manifest}"
+    );
+    let mut total_bad = 0;
+    for (reason, n) in injected {
+        let got = count(
+            &ctx,
+            &format!("SELECT count(*) FROM dl WHERE reason = '{reason}'"),
+        );
+        assert_eq!(got as u64, n.as_u64().expect("count"), "reason {reason}");
+        total_bad += got;
+    }
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM dl"),
+        total_bad,
+        "no other reasons"
+    );
+    let lines = std::fs::read_to_string(&input)
+        .expect("read")
+        .lines()
+        .count() as i64;
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM readings") + total_bad,
+        lines,
+        "nothing dropped"
+    );
+    // Every dead letter keeps its raw bytes and position.
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM dl WHERE length(raw) = 0 OR \"offset\" = 0"
+        ),
+        0
+    );
+}
+
+#[test]
+fn garbage_input_gives_dead_letters_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("garbage.jsonl");
+    let mut bytes =
+        b"{\"device\":\"a\",\"sensor\":\"co2\",\"ts\":1772409600000,\"value\":400}\n".to_vec();
+    bytes.extend_from_slice(b"\xff\xfe not utf8\n{\"device\":\"a\"\n[1,2,3]\n{\"device\":\"b\",\"sensor\":\"bed\",\"ts\":1772409600000,\"value\":7}\n");
+    bytes.extend_from_slice(
+        b"{\"device\":\"c\",\"sensor\":\"smoke\",\"ts\":1772409600000,\"value\":1}\n",
+    );
+    std::fs::write(&input, bytes).expect("write");
+    let data = dir.path().join("data");
+    let out = ok(&["run", "--input", s(&input), "--data", s(&data)]);
+    assert!(out.contains("readings:        1"), "{out}");
+    let ctx = session(None, &[("dl", &data.join("dead_letter"))]);
+    assert_eq!(count(&ctx, "SELECT count(*) FROM dl"), 5);
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM dl WHERE reason = 'out_of_range'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &ctx,
+            "SELECT count(*) FROM dl WHERE reason = 'unknown_sensor'"
+        ),
+        1
+    );
+}

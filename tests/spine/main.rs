@@ -1,0 +1,9 @@
+//! End-to-end tests of the spine (issue 2): the `msec` binary over simulated input, checked
+//! against DataFusion recomputations over the raw JSON lines, one test binary.
+
+mod common;
+mod dead_letters;
+mod invariance;
+mod oracle;
+mod sql;
+mod tamper;
