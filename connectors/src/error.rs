@@ -17,17 +17,7 @@ use msec_engine::EngineError;
 /// Result alias of this crate.
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
 
-/// Whose fault an error is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// The caller asked for something invalid (a missing file, a bad option, a corrupt
-    /// compressed input).
-    User,
-    /// The outside world failed: the file system, a pipe, or another stage of the pipeline.
-    External,
-    /// A bug in msec or in a library it uses.
-    Internal,
-}
+pub use msec_engine::error::Fault;
 
 /// Errors of the connectors crate.
 #[derive(Debug, thiserror::Error)]

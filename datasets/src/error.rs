@@ -16,17 +16,7 @@ use datafusion::parquet::errors::ParquetError;
 /// Result alias of this crate.
 pub type Result<T, E = DatasetError> = std::result::Result<T, E>;
 
-/// Whose fault an error is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// The caller asked for something invalid (bad name, schema mismatch, bad options).
-    User,
-    /// The outside world failed: the file system, or files on disk that are not what they
-    /// should be.
-    External,
-    /// A bug in msec or in a library it uses.
-    Internal,
-}
+pub use msec_engine::error::Fault;
 
 /// Errors of the datasets crate.
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,20 @@ use std::path::PathBuf;
 /// Result alias for the engine.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
+/// Whose fault an error is — shared by every crate's error type, so callers can tell a user
+/// mistake from an outage from a bug without knowing the crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The caller asked for something invalid (a bad option or name, a missing file, input
+    /// that cannot be what it claims): fix the request; retrying does not help.
+    User,
+    /// The outside world failed: the file system, a pipe, a broker, another pipeline stage,
+    /// or files on disk that are not what they should be.
+    External,
+    /// A bug in msec or in a library it uses.
+    Internal,
+}
+
 /// Errors raised by the engine layer.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -32,8 +46,12 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// Whether the fault lies with the user's input or configuration.
-    pub fn is_user_error(&self) -> bool {
-        matches!(self, Self::Config(_) | Self::ConfigFile { .. })
+    /// Whose fault the error is.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::Config(_) | Self::ConfigFile { .. } => Fault::User,
+            Self::ChannelClosed(_) => Fault::External,
+            Self::Arrow(_) | Self::Runtime(_) => Fault::Internal,
+        }
     }
 }

@@ -34,7 +34,7 @@ pub mod source;
 pub mod time;
 
 pub use dead_letter::{DeadLetter, DeadLetterReason};
-pub use error::{EngineError, Result};
+pub use error::{EngineError, Fault, Result};
 pub use intern::Interner;
 pub use reading::ReadingBatch;
 pub use sensor::SensorKind;
