@@ -98,3 +98,52 @@ pub async fn run_sql(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>
     let df = ctx.sql(sql).await?;
     Ok(df.collect().await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use msec_datasets::{DatasetSpec, DatasetWriter, WriterOptions};
+
+    fn schema() -> datafusion::arrow::datatypes::SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]))
+    }
+
+    async fn count(ctx: &SessionContext, sql: &str) -> i64 {
+        let b = run_sql(ctx, sql).await.expect("query");
+        b[0].column(0).as_primitive::<Int64Type>().value(0)
+    }
+
+    #[tokio::test]
+    async fn datasets_with_and_without_segments_are_tables() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut w = DatasetWriter::open(
+            root.path(),
+            DatasetSpec::new("full"),
+            schema(),
+            WriterOptions::default(),
+        )
+        .expect("open");
+        let batch = RecordBatch::try_new(schema(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))])
+            .expect("batch");
+        w.write(&batch).expect("write");
+        w.finish().expect("finish");
+        DatasetWriter::open(
+            root.path(),
+            DatasetSpec::new("empty"),
+            schema(),
+            WriterOptions::default(),
+        )
+        .expect("open")
+        .finish()
+        .expect("finish");
+        std::fs::create_dir(root.path().join("not_a_dataset")).expect("dir");
+
+        let ctx = open_context(root.path()).await.expect("context");
+        assert_eq!(registered_tables(&ctx), vec!["catalog", "empty", "full"]);
+        assert_eq!(count(&ctx, "SELECT sum(x) FROM full").await, 6);
+        assert_eq!(count(&ctx, "SELECT count(*) FROM empty").await, 0);
+        assert!(run_sql(&ctx, "SELECT * FROM nope").await.is_err());
+    }
+}
