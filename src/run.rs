@@ -239,31 +239,40 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
     let guards = timely::execute(timely_config(cfg.workers)?, dataflow)
         .map_err(|e| anyhow!("starting dataflow: {e}"))?;
     let worker_results = guards.join();
-
-    let (source_summary, source_busy) = source_thread
-        .join()
-        .map_err(|_| anyhow!("source thread panicked"))??;
-    let mut stages = vec![("source (read, parse, validate)".to_owned(), source_busy)];
-    for r in worker_results {
-        let busy = r
-            .map_err(|e| anyhow!("dataflow worker panicked: {e}"))?
-            .map_err(|e| anyhow!("dataflow worker: {e}"))?;
-        if !busy.is_zero() {
-            stages.push(("dataflow worker 0 (input, windows)".to_owned(), busy));
-        }
-    }
-
-    // Every sender is gone once the workers are; each sink seals its last segment.
-    drop(sinks.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>());
+    let source_result = source_thread.join();
+    // Every sender is gone once the workers are: each sink seals its last segment. Sinks are
+    // joined before any error is reported, so that the root cause (a sink that failed, which
+    // then stopped the dataflow, which then stopped the source) is the one reported.
+    let sink_results: Vec<_> = sinks
+        .into_iter()
+        .map(|(handle, join)| {
+            drop(handle);
+            join.join()
+        })
+        .collect();
+    let mut stages = Vec::new();
     let mut summaries = Vec::new();
-    for (handle, join) in sinks {
-        drop(handle);
-        let outcome = join.join().map_err(|_| anyhow!("sink thread panicked"))??;
+    for r in sink_results {
+        let outcome = r.map_err(|_| anyhow!("sink thread panicked"))??;
         stages.push((
             format!("sink {} (encode, hash, seal)", outcome.summary.name),
             outcome.busy,
         ));
         summaries.push(outcome.summary);
+    }
+    let (source_summary, source_busy) =
+        source_result.map_err(|_| anyhow!("source thread panicked"))??;
+    stages.insert(
+        0,
+        ("source (read, parse, validate)".to_owned(), source_busy),
+    );
+    for r in worker_results {
+        let busy = r
+            .map_err(|e| anyhow!("dataflow worker panicked: {e}"))?
+            .map_err(|e| anyhow!("dataflow worker: {e}"))?;
+        if !busy.is_zero() {
+            stages.insert(1, ("dataflow worker 0 (input, windows)".to_owned(), busy));
+        }
     }
     if failed.load(Ordering::Relaxed) {
         bail!("a dataset sink failed");
