@@ -271,7 +271,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             .map_err(|e| anyhow!("dataflow worker panicked: {e}"))?
             .map_err(|e| anyhow!("dataflow worker: {e}"))?;
         if !busy.is_zero() {
-            stages.insert(1, ("dataflow worker 0 (input, windows)".to_owned(), busy));
+            stages.insert(1, ("dataflow worker 0 (windows, hand-off to sinks)".to_owned(), busy));
         }
     }
     if failed.load(Ordering::Relaxed) {

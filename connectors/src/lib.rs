@@ -8,6 +8,7 @@
 //!
 //! | module | owns |
 //! | --- | --- |
+//! | [`csv`] | [`CsvSource`]: delimited logs (`,` `;` tab, optional header and quoting) mapped onto readings by a [`CsvMapping`] (TOML), with local-time zones |
 //! | [`jsonl`] | [`JsonlSource`]: JSON-lines files (`.gz`, stdin), a fast flat-JSON scanner, validation into readings or dead letters |
 //! | [`simulator`] | [`simulate`], [`SimulatorSource`]: a deterministic simulation of the Santander and Fujisawa pilots, with bounded disorder, bad records and injected home incidents ([`SimulatorManifest`]) |
 //! | [`error`] | [`ConnectorError`]: whose fault, retryable or not |
@@ -38,10 +39,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod csv;
 pub mod error;
 pub mod jsonl;
 pub mod simulator;
 
+pub use csv::{CsvMapping, CsvSource};
 pub use error::{ConnectorError, Fault, Result};
 pub use jsonl::JsonlSource;
 pub use simulator::{

@@ -1,0 +1,326 @@
+//! Event-time parsing for delimited logs: epoch ms, epoch s, RFC 3339, or a `strftime`
+//! pattern for naive local times in a [`Zone`].
+//!
+//! chrono-tz is not a dependency, so the two named zones msec needs are written out here:
+//!
+//! * `Europe/Madrid` (also accepted as `Europe/Paris`, which has had the same rules since
+//!   1978): UTC+2 from the last Sunday of March 01:00 UTC to the last Sunday of October
+//!   01:00 UTC, UTC+1 otherwise (the EU rule, in force since 1996; earlier years are read
+//!   with it too);
+//! * `Asia/Tokyo`: UTC+9, no DST;
+//! * `UTC` and fixed offsets `+HH:MM` / `-HH:MM`.
+//!
+//! **DST changes.** A naive local time in the autumn fold (it happens twice, e.g.
+//! `2017-10-29T02:30` in Madrid) is read as the *earlier* instant, with the summer offset.
+//! A naive local time in the spring gap (it never happens, e.g. `2017-03-26T02:30`) is read
+//! with the winter offset, i.e. shifted forward by the gap: `02:30` becomes `01:30Z`
+//! (`03:30+02:00`). Both rules are deterministic and lose no record (the same choice as
+//! JavaScript Temporal's `"compatible"` disambiguation).
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// A time zone for naive local times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// A fixed offset from UTC, in seconds east of Greenwich (`UTC` is 0).
+    Fixed(i32),
+    /// `Europe/Madrid` (= `Europe/Paris`): CET/CEST with the EU DST rule.
+    EuropeMadrid,
+    /// `Asia/Tokyo`: UTC+9, no DST.
+    AsiaTokyo,
+}
+
+impl Zone {
+    /// Parses `UTC`, `Z`, `Europe/Madrid`, `Europe/Paris`, `Asia/Tokyo` or `±HH:MM`.
+    pub fn parse(text: &str) -> Option<Zone> {
+        match text {
+            "UTC" | "Z" | "Etc/UTC" => return Some(Zone::Fixed(0)),
+            "Europe/Madrid" | "Europe/Paris" => return Some(Zone::EuropeMadrid),
+            "Asia/Tokyo" => return Some(Zone::AsiaTokyo),
+            _ => {}
+        }
+        let b = text.as_bytes();
+        if b.len() != 6 || b[3] != b':' {
+            return None;
+        }
+        let sign = match b[0] {
+            b'+' => 1,
+            b'-' => -1,
+            _ => return None,
+        };
+        let hh: i32 = text.get(1..3)?.parse().ok()?;
+        let mm: i32 = text.get(4..6)?.parse().ok()?;
+        if hh > 23 || mm > 59 || !text[1..3].bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        Some(Zone::Fixed(sign * (hh * 3600 + mm * 60)))
+    }
+
+    /// The UTC instant (epoch ms) of the naive local time `local`, disambiguated as the
+    /// module docs say.
+    pub fn to_utc_ms(self, local: NaiveDateTime) -> i64 {
+        let naive_ms = local.and_utc().timestamp_millis();
+        match self {
+            Zone::Fixed(secs) => naive_ms - i64::from(secs) * 1000,
+            Zone::AsiaTokyo => naive_ms - 9 * HOUR_MS,
+            Zone::EuropeMadrid => {
+                let summer = naive_ms - 2 * HOUR_MS;
+                let winter = naive_ms - HOUR_MS;
+                // Earlier instant first: in the fold both are valid and summer wins; in the
+                // gap neither is valid and winter (shifted forward) wins.
+                if eu_summer_time(summer) {
+                    summer
+                } else {
+                    winter
+                }
+            }
+        }
+    }
+}
+
+/// Whether the UTC instant `utc_ms` falls in EU summer time.
+pub fn eu_summer_time(utc_ms: i64) -> bool {
+    let Some(t) = chrono::DateTime::from_timestamp_millis(utc_ms) else {
+        return false;
+    };
+    let year = t.year();
+    match (last_sunday_01utc(year, 3), last_sunday_01utc(year, 10)) {
+        (Some(start), Some(end)) => utc_ms >= start && utc_ms < end,
+        _ => false,
+    }
+}
+
+/// Epoch ms of 01:00 UTC on the last Sunday of `month` (a 31-day month) of `year`.
+fn last_sunday_01utc(year: i32, month: u32) -> Option<i64> {
+    let last = NaiveDate::from_ymd_opt(year, month, 31)?;
+    let back = i64::from(last.weekday().num_days_from_sunday());
+    let sunday = last - chrono::Duration::days(back);
+    Some(sunday.and_hms_opt(1, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// How a time column is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// Integer epoch milliseconds.
+    EpochMs,
+    /// Epoch seconds, optionally with a fraction (digits past milliseconds are truncated).
+    EpochS,
+    /// RFC 3339 with its own offset.
+    Rfc3339,
+    /// A chrono `strftime` pattern for a naive local time in a zone.
+    Strftime {
+        /// The pattern, e.g. `%Y-%m-%dT%H:%M:%S%.3f`.
+        pattern: String,
+        /// The zone of the local times.
+        zone: Zone,
+    },
+}
+
+/// Why a time could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeError {
+    /// Not written in the format.
+    Invalid,
+    /// Well-formed but does not fit `i64` milliseconds.
+    Overflow,
+}
+
+impl TimeFormat {
+    /// A short description for dead-letter details.
+    pub fn describe(&self) -> String {
+        match self {
+            TimeFormat::EpochMs => "integer epoch ms".into(),
+            TimeFormat::EpochS => "epoch seconds".into(),
+            TimeFormat::Rfc3339 => "an RFC 3339 time".into(),
+            TimeFormat::Strftime { pattern, .. } => format!("a local time like {pattern:?}"),
+        }
+    }
+
+    /// Parses `text` (already trimmed) to epoch ms.
+    pub fn parse(&self, text: &str) -> Result<i64, TimeError> {
+        match self {
+            TimeFormat::EpochMs => parse_epoch(text, 0),
+            TimeFormat::EpochS => parse_epoch(text, 3),
+            TimeFormat::Rfc3339 => chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.timestamp_millis())
+                .map_err(|_| TimeError::Invalid),
+            TimeFormat::Strftime { pattern, zone } => {
+                NaiveDateTime::parse_from_str(text, pattern)
+                    .map(|t| zone.to_utc_ms(t))
+                    .map_err(|_| TimeError::Invalid)
+            }
+        }
+    }
+}
+
+/// `[-]digits[.digits]` scaled by `10^scale` to an integer; at most `scale` fraction digits
+/// are kept (the rest truncated); with `scale == 0` no fraction is allowed.
+fn parse_epoch(text: &str, scale: u32) -> Result<i64, TimeError> {
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) if scale > 0 => (i, f),
+        Some(_) => return Err(TimeError::Invalid),
+        None => (body, ""),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) {
+        return Err(TimeError::Invalid);
+    }
+    let mut v: i64 = 0;
+    for b in int.bytes() {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(i64::from(b - b'0')))
+            .ok_or(TimeError::Overflow)?;
+    }
+    let mut frac_bytes = frac.bytes();
+    for _ in 0..scale {
+        let d = frac_bytes.next().map_or(0, |b| i64::from(b - b'0'));
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(d))
+            .ok_or(TimeError::Overflow)?;
+    }
+    Ok(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").expect("test time")
+    }
+
+    fn utc(s: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .expect("test time")
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn zones_parse() {
+        assert_eq!(Zone::parse("UTC"), Some(Zone::Fixed(0)));
+        assert_eq!(Zone::parse("+01:30"), Some(Zone::Fixed(5400)));
+        assert_eq!(Zone::parse("-05:00"), Some(Zone::Fixed(-18000)));
+        assert_eq!(Zone::parse("Europe/Paris"), Some(Zone::EuropeMadrid));
+        assert_eq!(Zone::parse("Asia/Tokyo"), Some(Zone::AsiaTokyo));
+        for bad in ["", "+1:00", "+24:00", "01:00", "Europe/Berlin", "+0a:00"] {
+            assert_eq!(Zone::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn eu_rule_transition_instants() {
+        // 2017: 26 March and 29 October; 2024: 31 March and 27 October.
+        assert!(!eu_summer_time(utc("2017-03-26T00:59:59.999Z")));
+        assert!(eu_summer_time(utc("2017-03-26T01:00:00Z")));
+        assert!(eu_summer_time(utc("2017-10-29T00:59:59.999Z")));
+        assert!(!eu_summer_time(utc("2017-10-29T01:00:00Z")));
+        assert!(eu_summer_time(utc("2024-03-31T01:00:00Z")));
+        assert!(!eu_summer_time(utc("2024-03-31T00:59:00Z")));
+        assert!(!eu_summer_time(utc("2024-10-27T01:00:00Z")));
+    }
+
+    #[test]
+    fn madrid_local_times_across_both_changes() {
+        let z = Zone::EuropeMadrid;
+        assert_eq!(
+            z.to_utc_ms(local("2017-01-16T17:49:25")),
+            utc("2017-01-16T16:49:25Z")
+        );
+        assert_eq!(
+            z.to_utc_ms(local("2017-07-01T12:00:00")),
+            utc("2017-07-01T10:00:00Z")
+        );
+        // Spring: 01:59:59 CET, then the gap 02:00..03:00 shifted forward, then CEST.
+        assert_eq!(
+            z.to_utc_ms(local("2017-03-26T01:59:59")),
+            utc("2017-03-26T00:59:59Z")
+        );
+        assert_eq!(
+            z.to_utc_ms(local("2017-03-26T02:30:00")),
+            utc("2017-03-26T01:30:00Z")
+        );
+        assert_eq!(
+            z.to_utc_ms(local("2017-03-26T03:00:00")),
+            utc("2017-03-26T01:00:00Z")
+        );
+        // Autumn: the fold 02:00..03:00 is read as summer time (the earlier instant).
+        assert_eq!(
+            z.to_utc_ms(local("2017-10-29T01:59:59")),
+            utc("2017-10-28T23:59:59Z")
+        );
+        assert_eq!(
+            z.to_utc_ms(local("2017-10-29T02:30:00")),
+            utc("2017-10-29T00:30:00Z")
+        );
+        assert_eq!(
+            z.to_utc_ms(local("2017-10-29T03:00:00")),
+            utc("2017-10-29T02:00:00Z")
+        );
+    }
+
+    #[test]
+    fn tokyo_has_no_dst() {
+        let z = Zone::AsiaTokyo;
+        for (l, u) in [
+            ("2017-03-26T02:30:00", "2017-03-25T17:30:00Z"),
+            ("2017-10-29T02:30:00", "2017-10-28T17:30:00Z"),
+            ("2017-07-01T09:00:00", "2017-07-01T00:00:00Z"),
+        ] {
+            assert_eq!(z.to_utc_ms(local(l)), utc(u), "{l}");
+        }
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(TimeFormat::EpochMs.parse("1500000000123"), Ok(1_500_000_000_123));
+        assert_eq!(TimeFormat::EpochMs.parse("1.5"), Err(TimeError::Invalid));
+        assert_eq!(
+            TimeFormat::EpochMs.parse("99999999999999999999"),
+            Err(TimeError::Overflow)
+        );
+        assert_eq!(TimeFormat::EpochS.parse("1500000000"), Ok(1_500_000_000_000));
+        assert_eq!(
+            TimeFormat::EpochS.parse("1500000000.1239"),
+            Ok(1_500_000_000_123)
+        );
+        assert_eq!(TimeFormat::EpochS.parse("-1.5"), Ok(-1_500));
+        assert_eq!(TimeFormat::EpochS.parse("1."), Ok(1_000));
+        for bad in ["", "-", "x1", "1.2.3", " 1", "1e3"] {
+            assert_eq!(TimeFormat::EpochS.parse(bad), Err(TimeError::Invalid), "{bad}");
+        }
+        assert_eq!(
+            TimeFormat::Rfc3339.parse("2017-01-16T17:49:25.864+01:00"),
+            Ok(utc("2017-01-16T16:49:25.864Z"))
+        );
+        assert_eq!(
+            TimeFormat::Rfc3339.parse("2017-01-16 17:49"),
+            Err(TimeError::Invalid)
+        );
+        let f = TimeFormat::Strftime {
+            pattern: "%Y-%m-%dT%H:%M:%S%.3f".into(),
+            zone: Zone::EuropeMadrid,
+        };
+        assert_eq!(
+            f.parse("2017-01-16T17:49:25.864"),
+            Ok(utc("2017-01-16T16:49:25.864Z"))
+        );
+        assert_eq!(f.parse("2017-02-30T00:00:00.000"), Err(TimeError::Invalid));
+        let fixed = TimeFormat::Strftime {
+            pattern: "%d/%m/%Y %H:%M".into(),
+            zone: Zone::Fixed(-3600),
+        };
+        assert_eq!(
+            fixed.parse("16/01/2017 17:49"),
+            Ok(utc("2017-01-16T18:49:00Z"))
+        );
+    }
+}
