@@ -95,6 +95,14 @@ fn pipeline_config(args: &RunArgs) -> anyhow::Result<PipelineConfig> {
 
 type SinkJoin = msec_engine::sink::SinkJoin<DatasetWriter>;
 
+/// The input of a run.
+enum InputSource {
+    /// A JSON-lines file or stdin.
+    Jsonl(Box<JsonlSource>),
+    /// The built-in city simulator.
+    Simulator(Box<SimulatorSource>),
+}
+
 fn open_sink(
     data: &Path,
     spec: &DatasetSpec,
@@ -120,12 +128,30 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let cfg = pipeline_config(&args)?;
     let data: PathBuf = args.data.clone();
-    std::fs::create_dir_all(&data)
-        .with_context(|| format!("creating data directory {}", data.display()))?;
     let specs = dataset_specs();
     let interner = Interner::shared();
     let metrics = Metrics::default();
 
+    // Open the input first: a missing or unreadable input must fail before any dataset is
+    // created or touched.
+    let source = match &args.input {
+        Some(path) => {
+            let source = JsonlSource::open(path, Arc::clone(&interner), &cfg)
+                .with_context(|| format!("opening input {}", path.display()))?;
+            let mut progress = Progress::new(source.total_bytes());
+            InputSource::Jsonl(Box::new(
+                source.with_progress(Box::new(move |bytes| progress.update(bytes))),
+            ))
+        }
+        None => InputSource::Simulator(Box::new(SimulatorSource::new(
+            &simulator_config(&args.sim),
+            Arc::clone(&interner),
+            &cfg,
+        )?)),
+    };
+
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("creating data directory {}", data.display()))?;
     let mut sinks = Vec::new();
     for spec in &specs {
         sinks.push(open_sink(&data, spec, &cfg)?);
@@ -135,30 +161,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
 
     // The source runs on its own thread behind a bounded channel (backpressure).
     let (tx, rx) = batch_channel("source", cfg.channel_capacity);
-    let source_thread = {
-        let interner = Arc::clone(&interner);
-        let cfg = cfg.clone();
-        let input = args.input.clone();
-        let sim = simulator_config(&args.sim);
-        std::thread::Builder::new().name("source".into()).spawn(
-            move || -> anyhow::Result<(SourceSummary, Duration)> {
-                let _span = tracing::info_span!("source").entered();
-                let start = Instant::now();
-                let summary = match input {
-                    Some(path) => {
-                        let source = JsonlSource::open(&path, interner, &cfg)
-                            .with_context(|| format!("opening input {}", path.display()))?;
-                        let mut progress = Progress::new(source.total_bytes());
-                        let source =
-                            source.with_progress(Box::new(move |bytes| progress.update(bytes)));
-                        source.run(&tx)?
-                    }
-                    None => SimulatorSource::new(&sim, interner, &cfg)?.run(&tx)?,
-                };
-                Ok((summary, start.elapsed().saturating_sub(tx.blocked())))
-            },
-        )?
-    };
+    let source_thread = std::thread::Builder::new().name("source".into()).spawn(
+        move || -> anyhow::Result<(SourceSummary, Duration)> {
+            let _span = tracing::info_span!("source").entered();
+            let start = Instant::now();
+            let summary = match source {
+                InputSource::Jsonl(s) => (*s).run(&tx)?,
+                InputSource::Simulator(s) => (*s).run(&tx)?,
+            };
+            Ok((summary, start.elapsed().saturating_sub(tx.blocked())))
+        },
+    )?;
 
     // The dataflow.
     let failed = Arc::new(AtomicBool::new(false));
@@ -271,7 +284,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             .map_err(|e| anyhow!("dataflow worker panicked: {e}"))?
             .map_err(|e| anyhow!("dataflow worker: {e}"))?;
         if !busy.is_zero() {
-            stages.insert(1, ("dataflow worker 0 (windows, hand-off to sinks)".to_owned(), busy));
+            stages.insert(
+                1,
+                (
+                    "dataflow worker 0 (windows, hand-off to sinks)".to_owned(),
+                    busy,
+                ),
+            );
         }
     }
     if failed.load(Ordering::Relaxed) {

@@ -130,7 +130,10 @@ impl Decoder {
                     Err(r) => dead.push(self.dead_letter(line, offset, now, r)),
                 }
             }
-            CompiledLayout::Wide { columns, skip_empty } => {
+            CompiledLayout::Wide {
+                columns,
+                skip_empty,
+            } => {
                 let skip_empty = *skip_empty;
                 for k in 0..columns.len() {
                     let (col, ch) = match &self.map.layout {

@@ -308,7 +308,11 @@ impl CsvMapping {
                 TimeFormatName::EpochS => TimeFormat::EpochS,
                 _ => TimeFormat::Rfc3339,
             },
-            _ => return Err(config("`pattern` and `zone` apply only to format `strftime`")),
+            _ => {
+                return Err(config(
+                    "`pattern` and `zone` apply only to format `strftime`",
+                ));
+            }
         };
         let time_col = col(&t.column, "time")?;
 
@@ -317,7 +321,10 @@ impl CsvMapping {
         let mut by_name = HashMap::with_capacity(self.channels.len());
         for (name, c) in &self.channels {
             let kind = SensorKind::from_name(&c.kind).ok_or_else(|| {
-                config(format!("channel {name:?}: unknown sensor kind {:?}", c.kind))
+                config(format!(
+                    "channel {name:?}: unknown sensor kind {:?}",
+                    c.kind
+                ))
             })?;
             if c.device.is_empty() {
                 return Err(config(format!("channel {name:?}: empty device")));

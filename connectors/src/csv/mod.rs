@@ -48,12 +48,12 @@ use msec_engine::config::PipelineConfig;
 use msec_engine::intern::InternCache;
 use msec_engine::source::{BatchSender, Source, SourceSummary};
 
+use self::decode::Decoder;
 pub use self::mapping::{
     Channel, Column, CsvMapping, DeviceInfo, Layout, TimeColumn, TimeFormatName, WideColumn,
 };
-pub use self::time::{TimeFormat, Zone};
-use self::decode::Decoder;
 use self::pump::{LineReader, Pump};
+pub use self::time::{TimeFormat, Zone};
 use crate::error::{ConnectorError, Result};
 
 /// A source reading a delimited text file through a [`CsvMapping`].
@@ -103,25 +103,27 @@ impl CsvSource {
             path: path.to_owned(),
             source,
         };
-        let (input, total_bytes): (Box<dyn Read + Send>, Option<u64>) =
-            if path.as_os_str() == "-" {
-                (Box::new(std::io::stdin()), None)
+        let (input, total_bytes): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
+            (Box::new(std::io::stdin()), None)
+        } else {
+            let file = File::open(path).map_err(open_err)?;
+            let meta = file.metadata().map_err(open_err)?;
+            if meta.is_dir() {
+                return Err(open_err(std::io::Error::new(
+                    std::io::ErrorKind::IsADirectory,
+                    "is a directory",
+                )));
+            }
+            if path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+            {
+                (Box::new(MultiGzDecoder::new(file)), None)
             } else {
-                let file = File::open(path).map_err(open_err)?;
-                let meta = file.metadata().map_err(open_err)?;
-                if meta.is_dir() {
-                    return Err(open_err(std::io::Error::new(
-                        std::io::ErrorKind::IsADirectory,
-                        "is a directory",
-                    )));
-                }
-                if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) {
-                    (Box::new(MultiGzDecoder::new(file)), None)
-                } else {
-                    let size = meta.is_file().then_some(meta.len());
-                    (Box::new(file), size)
-                }
-            };
+                let size = meta.is_file().then_some(meta.len());
+                (Box::new(file), size)
+            }
+        };
         // Validate what needs no input first, so a bad mapping fails before any read.
         let delimiter = mapping.compile(None, false)?.delimiter;
         let mut reader = LineReader::new(input);

@@ -196,7 +196,12 @@ impl Pump {
         }
     }
 
-    fn flush(&mut self, p: &mut Pending, summary: &mut SourceSummary, out: &BatchSender) -> Result<()> {
+    fn flush(
+        &mut self,
+        p: &mut Pending,
+        summary: &mut SourceSummary,
+        out: &BatchSender,
+    ) -> Result<()> {
         if p.records == 0 && p.bytes == 0 && p.dead.is_empty() {
             return Ok(());
         }

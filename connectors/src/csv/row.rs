@@ -113,8 +113,14 @@ mod tests {
 
     #[test]
     fn plain_fields_are_trimmed() {
-        assert_eq!(split("a; b ;c", b';', true), Ok(vec!["a".into(), "b".into(), "c".into()]));
-        assert_eq!(split("a,,", b',', true), Ok(vec!["a".into(), String::new(), String::new()]));
+        assert_eq!(
+            split("a; b ;c", b';', true),
+            Ok(vec!["a".into(), "b".into(), "c".into()])
+        );
+        assert_eq!(
+            split("a,,", b',', true),
+            Ok(vec!["a".into(), String::new(), String::new()])
+        );
         assert_eq!(split("", b',', true), Ok(vec![String::new()]));
         assert_eq!(
             split(" a \tb\t", b'\t', true),
@@ -129,8 +135,14 @@ mod tests {
             Ok(vec!["a,b".into(), r#"say "hi""#.into(), "c".into()])
         );
         assert_eq!(split(r#""""#, b',', true), Ok(vec![String::new()]));
-        assert_eq!(split(r#"x,"é"#, b',', true), Err((3, "unterminated quoted field")));
-        assert_eq!(split(r#""a"b,c"#, b',', true), Err((4, "text after a closing quote")));
+        assert_eq!(
+            split(r#"x,"é"#, b',', true),
+            Err((3, "unterminated quoted field"))
+        );
+        assert_eq!(
+            split(r#""a"b,c"#, b',', true),
+            Err((4, "text after a closing quote"))
+        );
         // Quoting off: quotes are data.
         assert_eq!(
             split(r#""a,b""#, b',', false),

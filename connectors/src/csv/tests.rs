@@ -60,11 +60,18 @@ fn long_rows_map_values_and_scale() {
     let (mut d, interner) = decoder(LONG);
     let (out, dead) = run(
         &mut d,
-        &["1600000000000,door,OPEN", "1600000000001,door,0", "1600000000002,plug,0.25"],
+        &[
+            "1600000000000,door,OPEN",
+            "1600000000001,door,0",
+            "1600000000002,plug,0.25",
+        ],
     );
     assert!(dead.is_empty(), "{dead:?}");
     assert_eq!(out.value, vec![1.0, 0.0, 250.0]);
-    assert_eq!(out.sensor, vec![SensorKind::Door, SensorKind::Door, SensorKind::PlugPower]);
+    assert_eq!(
+        out.sensor,
+        vec![SensorKind::Door, SensorKind::Door, SensorKind::PlugPower]
+    );
     assert_eq!(interner.name(out.device[0]).as_deref(), Some("h-front"));
     assert_eq!(interner.name(out.device[2]).as_deref(), Some("h-tv"));
     assert_eq!(out.offset, vec![1, 2, 3]);
@@ -74,20 +81,20 @@ fn long_rows_map_values_and_scale() {
 fn every_reason_once() {
     let (mut d, _) = decoder(LONG);
     let lines = [
-        "1600000000000,door,\"OPEN",        // parse: unterminated quote
-        "1600000000000,door",               // parse: too few fields
-        ",door,1",                          // missing_field: time
-        "1600000000000,door,",              // missing_field: value
-        "16000x,door,1",                    // invalid_type: time
-        "1600000000000,door,AJAR",          // invalid_type: value
-        "1600000000000,window,1",           // unknown_sensor
-        "1600000000000,x.CommFailure,1",    // unknown_sensor (rejected)
-        "1600000000000,door,2",             // out_of_range
-        "900000000000,door,1",              // out_of_range: before 2000
-        "99999999999999999999,door,1",      // out_of_range: overflow
-        "1800000000000,door,1",             // future_ts
-        "1600000000000,door,1",             // ok
-        "1599999990000,door,1",             // late
+        "1600000000000,door,\"OPEN",     // parse: unterminated quote
+        "1600000000000,door",            // parse: too few fields
+        ",door,1",                       // missing_field: time
+        "1600000000000,door,",           // missing_field: value
+        "16000x,door,1",                 // invalid_type: time
+        "1600000000000,door,AJAR",       // invalid_type: value
+        "1600000000000,window,1",        // unknown_sensor
+        "1600000000000,x.CommFailure,1", // unknown_sensor (rejected)
+        "1600000000000,door,2",          // out_of_range
+        "900000000000,door,1",           // out_of_range: before 2000
+        "99999999999999999999,door,1",   // out_of_range: overflow
+        "1800000000000,door,1",          // future_ts
+        "1600000000000,door,1",          // ok
+        "1599999990000,door,1",          // late
     ];
     let (out, dead) = run(&mut d, &lines);
     use DeadLetterReason::*;
@@ -95,13 +102,28 @@ fn every_reason_once() {
     assert_eq!(
         reasons,
         vec![
-            Parse, Parse, MissingField, MissingField, InvalidType, InvalidType, UnknownSensor,
-            UnknownSensor, OutOfRange, OutOfRange, OutOfRange, FutureTs, Late
+            Parse,
+            Parse,
+            MissingField,
+            MissingField,
+            InvalidType,
+            InvalidType,
+            UnknownSensor,
+            UnknownSensor,
+            OutOfRange,
+            OutOfRange,
+            OutOfRange,
+            FutureTs,
+            Late
         ]
     );
     assert_eq!(out.len(), 1);
     assert!(dead[7].detail.contains("link flag"), "{}", dead[7].detail);
-    assert!(dead[6].detail.contains("not in the mapping"), "{}", dead[6].detail);
+    assert!(
+        dead[6].detail.contains("not in the mapping"),
+        "{}",
+        dead[6].detail
+    );
     assert_eq!(dead[12].offset, 14);
     assert_eq!(dead[12].raw, lines[13].as_bytes());
     assert_eq!(dead[12].ts, Some(1_599_999_990_000));
@@ -147,15 +169,24 @@ kind = "humidity"
     assert!(out.lat[2].is_nan());
     let got: Vec<_> = dead.iter().map(|d| (d.offset, d.reason)).collect();
     use DeadLetterReason::*;
-    assert_eq!(got, vec![(2, OutOfRange), (3, MissingField), (4, InvalidType)]);
-    assert!(dead[0].detail.starts_with("column 3:"), "{}", dead[0].detail);
+    assert_eq!(
+        got,
+        vec![(2, OutOfRange), (3, MissingField), (4, InvalidType)]
+    );
+    assert!(
+        dead[0].detail.starts_with("column 3:"),
+        "{}",
+        dead[0].detail
+    );
 }
 
 #[test]
 fn bad_mappings_are_config_errors() {
     let base = LONG.replace("delimiter = \",\"", "delimiter = \"::\"");
     assert!(CsvMapping::from_toml_str(&base).is_err());
-    assert!(CsvMapping::from_toml_str(&LONG.replace("kind = \"door\"", "kind = \"window\"")).is_err());
+    assert!(
+        CsvMapping::from_toml_str(&LONG.replace("kind = \"door\"", "kind = \"window\"")).is_err()
+    );
     assert!(CsvMapping::from_toml_str(&LONG.replace("column = 0", "column = \"ts\"")).is_err());
     assert!(
         CsvMapping::from_toml_str(&LONG.replace("\"epoch_ms\"", "\"strftime\"")).is_err(),

@@ -146,11 +146,9 @@ impl TimeFormat {
             TimeFormat::Rfc3339 => chrono::DateTime::parse_from_rfc3339(text)
                 .map(|t| t.timestamp_millis())
                 .map_err(|_| TimeError::Invalid),
-            TimeFormat::Strftime { pattern, zone } => {
-                NaiveDateTime::parse_from_str(text, pattern)
-                    .map(|t| zone.to_utc_ms(t))
-                    .map_err(|_| TimeError::Invalid)
-            }
+            TimeFormat::Strftime { pattern, zone } => NaiveDateTime::parse_from_str(text, pattern)
+                .map(|t| zone.to_utc_ms(t))
+                .map_err(|_| TimeError::Invalid),
         }
     }
 }
@@ -281,13 +279,19 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(TimeFormat::EpochMs.parse("1500000000123"), Ok(1_500_000_000_123));
+        assert_eq!(
+            TimeFormat::EpochMs.parse("1500000000123"),
+            Ok(1_500_000_000_123)
+        );
         assert_eq!(TimeFormat::EpochMs.parse("1.5"), Err(TimeError::Invalid));
         assert_eq!(
             TimeFormat::EpochMs.parse("99999999999999999999"),
             Err(TimeError::Overflow)
         );
-        assert_eq!(TimeFormat::EpochS.parse("1500000000"), Ok(1_500_000_000_000));
+        assert_eq!(
+            TimeFormat::EpochS.parse("1500000000"),
+            Ok(1_500_000_000_000)
+        );
         assert_eq!(
             TimeFormat::EpochS.parse("1500000000.1239"),
             Ok(1_500_000_000_123)
@@ -295,7 +299,11 @@ mod tests {
         assert_eq!(TimeFormat::EpochS.parse("-1.5"), Ok(-1_500));
         assert_eq!(TimeFormat::EpochS.parse("1."), Ok(1_000));
         for bad in ["", "-", "x1", "1.2.3", " 1", "1e3"] {
-            assert_eq!(TimeFormat::EpochS.parse(bad), Err(TimeError::Invalid), "{bad}");
+            assert_eq!(
+                TimeFormat::EpochS.parse(bad),
+                Err(TimeError::Invalid),
+                "{bad}"
+            );
         }
         assert_eq!(
             TimeFormat::Rfc3339.parse("2017-01-16T17:49:25.864+01:00"),

@@ -1,7 +1,10 @@
 //! Integration tests of the sources: the simulator's guarantees, and the JSON-lines source
-//! checked against the simulator's manifest and against from-scratch recomputations.
+//! checked against the simulator's manifest and against from-scratch recomputations; the
+//! CSV source on small files and on the real HomeAssist log through its shipped mapping.
 
 mod agreement;
+mod csv;
+mod homeassist;
 mod simulation;
 
 use std::path::{Path, PathBuf};
