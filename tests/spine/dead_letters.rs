@@ -102,3 +102,22 @@ fn garbage_input_gives_dead_letters_not_a_panic() {
         1
     );
 }
+
+#[test]
+fn missing_input_fails_with_one_line_and_touches_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let missing = dir.path().join("nope.jsonl");
+    let out = run(&["run", "--input", s(&missing), "--data", s(&data)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("msec: error:") && stderr.contains("nope.jsonl"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        !data.exists(),
+        "no dataset may be created for an input that cannot be opened"
+    );
+}
