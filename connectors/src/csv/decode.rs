@@ -19,6 +19,7 @@
 //! In a **wide** layout the row-level checks (parse, time, position, future) give one dead
 //! letter for the row; a bad cell gives one dead letter for that cell (raw = the row, detail
 //! names the column) and the row's other cells still become readings.
+//!
 //! [`CsvMapping`]: super::CsvMapping
 
 use std::sync::Arc;

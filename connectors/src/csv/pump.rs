@@ -70,12 +70,22 @@ impl LineReader {
                 }
                 break;
             }
+            if self.first {
+                // A byte-order mark at the start of the input is not data.
+                self.first = false;
+                if buf.starts_with(b"\xEF\xBB\xBF") {
+                    self.input.consume(3);
+                    bytes += 3;
+                    continue;
+                }
+            }
             let (take, done) = match memchr::memchr(b'\n', buf) {
                 Some(i) => (i + 1, true),
                 None => (buf.len(), false),
             };
             let content = &buf[..if done { take - 1 } else { take }];
-            let room = self.max_line.saturating_sub(self.line.len());
+            // One byte more than the limit, for a `\r` before the newline.
+            let room = (self.max_line + 1).saturating_sub(self.line.len());
             overlong |= content.len() > room;
             self.line
                 .extend_from_slice(&content[..content.len().min(room)]);
@@ -86,14 +96,12 @@ impl LineReader {
             }
         }
         self.line_no += 1;
-        if self.first {
-            self.first = false;
-            if self.line.starts_with(b"\xEF\xBB\xBF") {
-                self.line.drain(..3);
-            }
-        }
         if !overlong && self.line.last() == Some(&b'\r') {
             self.line.pop();
+        }
+        if self.line.len() > self.max_line {
+            overlong = true;
+            self.line.truncate(self.max_line);
         }
         Ok(Some(Line { bytes, overlong }))
     }
@@ -225,5 +233,30 @@ impl Pump {
             progress(summary.bytes);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_bom_crlf_and_overlong() {
+        let text = b"\xEF\xBB\xBFab\r\n0123456789\n\nlast".to_vec();
+        let mut r = LineReader::new(Box::new(std::io::Cursor::new(text)));
+        r.max_line = 4;
+        let mut got = Vec::new();
+        while let Some(line) = r.next_line().expect("read") {
+            got.push((r.line_no, r.line.clone(), line.bytes, line.overlong));
+        }
+        assert_eq!(
+            got,
+            vec![
+                (1, b"ab".to_vec(), 7, false),
+                (2, b"0123".to_vec(), 11, true),
+                (3, Vec::new(), 1, false),
+                (4, b"last".to_vec(), 4, false),
+            ]
+        );
     }
 }

@@ -10,16 +10,16 @@
 //! * `Asia/Tokyo`: UTC+9, no DST;
 //! * `UTC` and fixed offsets `+HH:MM` / `-HH:MM`.
 //!
-//! **DST changes.** A naive local time in the autumn fold (it happens twice, e.g.
-//! `2017-10-29T02:30` in Madrid) is read as the *earlier* instant, with the summer offset.
-//! A naive local time in the spring gap (it never happens, e.g. `2017-03-26T02:30`) is read
-//! with the winter offset, i.e. shifted forward by the gap: `02:30` becomes `01:30Z`
-//! (`03:30+02:00`). Both rules are deterministic and lose no record (the same choice as
-//! JavaScript Temporal's `"compatible"` disambiguation).
+//! **DST changes** (the rules of the simulator's clock, which this module reuses): a naive
+//! local time in the autumn fold (it happens twice, e.g. `2017-10-29T02:30` in Madrid) is
+//! read as the *earlier* instant, with the summer offset; a naive local time in the spring
+//! gap (it never happens, e.g. `2017-03-26T02:30`) is read as the instant of the change
+//! (`01:00Z`). Both are deterministic, lose no record, and keep the mapping monotone, so a
+//! log sorted by local time stays sorted in UTC and the gap creates no late records.
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 
-const HOUR_MS: i64 = 3_600_000;
+use crate::simulator::clock::{Madrid, TOKYO_OFFSET};
 
 /// A time zone for naive local times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +52,8 @@ impl Zone {
         };
         let hh: i32 = text.get(1..3)?.parse().ok()?;
         let mm: i32 = text.get(4..6)?.parse().ok()?;
-        if hh > 23 || mm > 59 || !text[1..3].bytes().all(|c| c.is_ascii_digit()) {
+        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+        if hh > 23 || mm > 59 || !digits(1..3) || !digits(4..6) {
             return None;
         }
         Some(Zone::Fixed(sign * (hh * 3600 + mm * 60)))
@@ -64,40 +65,10 @@ impl Zone {
         let naive_ms = local.and_utc().timestamp_millis();
         match self {
             Zone::Fixed(secs) => naive_ms - i64::from(secs) * 1000,
-            Zone::AsiaTokyo => naive_ms - 9 * HOUR_MS,
-            Zone::EuropeMadrid => {
-                let summer = naive_ms - 2 * HOUR_MS;
-                let winter = naive_ms - HOUR_MS;
-                // Earlier instant first: in the fold both are valid and summer wins; in the
-                // gap neither is valid and winter (shifted forward) wins.
-                if eu_summer_time(summer) {
-                    summer
-                } else {
-                    winter
-                }
-            }
+            Zone::AsiaTokyo => naive_ms - TOKYO_OFFSET,
+            Zone::EuropeMadrid => Madrid::default().utc_of_local(naive_ms),
         }
     }
-}
-
-/// Whether the UTC instant `utc_ms` falls in EU summer time.
-pub fn eu_summer_time(utc_ms: i64) -> bool {
-    let Some(t) = chrono::DateTime::from_timestamp_millis(utc_ms) else {
-        return false;
-    };
-    let year = t.year();
-    match (last_sunday_01utc(year, 3), last_sunday_01utc(year, 10)) {
-        (Some(start), Some(end)) => utc_ms >= start && utc_ms < end,
-        _ => false,
-    }
-}
-
-/// Epoch ms of 01:00 UTC on the last Sunday of `month` (a 31-day month) of `year`.
-fn last_sunday_01utc(year: i32, month: u32) -> Option<i64> {
-    let last = NaiveDate::from_ymd_opt(year, month, 31)?;
-    let back = i64::from(last.weekday().num_days_from_sunday());
-    let sunday = last - chrono::Duration::days(back);
-    Some(sunday.and_hms_opt(1, 0, 0)?.and_utc().timestamp_millis())
 }
 
 /// How a time column is written.
@@ -209,21 +180,17 @@ mod tests {
         assert_eq!(Zone::parse("-05:00"), Some(Zone::Fixed(-18000)));
         assert_eq!(Zone::parse("Europe/Paris"), Some(Zone::EuropeMadrid));
         assert_eq!(Zone::parse("Asia/Tokyo"), Some(Zone::AsiaTokyo));
-        for bad in ["", "+1:00", "+24:00", "01:00", "Europe/Berlin", "+0a:00"] {
+        for bad in [
+            "",
+            "+1:00",
+            "+24:00",
+            "01:00",
+            "Europe/Berlin",
+            "+0a:00",
+            "+01:+5",
+        ] {
             assert_eq!(Zone::parse(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn eu_rule_transition_instants() {
-        // 2017: 26 March and 29 October; 2024: 31 March and 27 October.
-        assert!(!eu_summer_time(utc("2017-03-26T00:59:59.999Z")));
-        assert!(eu_summer_time(utc("2017-03-26T01:00:00Z")));
-        assert!(eu_summer_time(utc("2017-10-29T00:59:59.999Z")));
-        assert!(!eu_summer_time(utc("2017-10-29T01:00:00Z")));
-        assert!(eu_summer_time(utc("2024-03-31T01:00:00Z")));
-        assert!(!eu_summer_time(utc("2024-03-31T00:59:00Z")));
-        assert!(!eu_summer_time(utc("2024-10-27T01:00:00Z")));
     }
 
     #[test]
@@ -237,14 +204,14 @@ mod tests {
             z.to_utc_ms(local("2017-07-01T12:00:00")),
             utc("2017-07-01T10:00:00Z")
         );
-        // Spring: 01:59:59 CET, then the gap 02:00..03:00 shifted forward, then CEST.
+        // Spring: 01:59:59 CET, then the gap 02:00..03:00 at the change, then CEST.
         assert_eq!(
             z.to_utc_ms(local("2017-03-26T01:59:59")),
             utc("2017-03-26T00:59:59Z")
         );
         assert_eq!(
             z.to_utc_ms(local("2017-03-26T02:30:00")),
-            utc("2017-03-26T01:30:00Z")
+            utc("2017-03-26T01:00:00Z")
         );
         assert_eq!(
             z.to_utc_ms(local("2017-03-26T03:00:00")),
@@ -262,6 +229,15 @@ mod tests {
         assert_eq!(
             z.to_utc_ms(local("2017-10-29T03:00:00")),
             utc("2017-10-29T02:00:00Z")
+        );
+        // 2024: 31 March and 27 October.
+        assert_eq!(
+            z.to_utc_ms(local("2024-03-31T03:00:00")),
+            utc("2024-03-31T01:00:00Z")
+        );
+        assert_eq!(
+            z.to_utc_ms(local("2024-10-27T02:59:59")),
+            utc("2024-10-27T00:59:59Z")
         );
     }
 

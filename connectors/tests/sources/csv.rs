@@ -153,6 +153,19 @@ fn batches_hold_at_most_batch_rows() {
     assert_eq!(summary.bytes, text.len() as u64);
     let (whole, _, _) = read(&path, LONG, &PipelineConfig::default());
     assert_eq!(whole, summary, "batch size changes nothing");
+
+    // Progress: once per batch, ending at the file size.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let mapping = CsvMapping::from_toml_str(LONG).expect("mapping");
+    let source = CsvSource::open(&path, mapping, Interner::shared(), &cfg)
+        .expect("open")
+        .with_progress(Box::new(move |n| sink.lock().expect("lock").push(n)));
+    assert_eq!(source.total_bytes(), Some(text.len() as u64));
+    let (_, again) = drain(source, &cfg);
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), again.len());
+    assert_eq!(seen.last(), Some(&(text.len() as u64)));
     assert!(batches.iter().all(|b| b.watermark.is_some()));
 }
 
@@ -232,7 +245,7 @@ fn local_times_across_both_dst_changes() {
     };
     let madrid = [
         "2017-03-26T00:59:59Z",
-        "2017-03-26T01:30:00Z", // in the gap: shifted forward (winter offset)
+        "2017-03-26T01:00:00Z", // in the gap: the instant of the change
         "2017-03-26T01:00:00Z",
         "2017-10-28T23:59:59Z",
         "2017-10-29T00:30:00Z", // in the fold: the earlier (summer) instant
