@@ -71,10 +71,14 @@ pub struct SimulateArgs {
 /// `msec run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Canonical JSON-lines readings (`.jsonl`, `.jsonl.gz`, or `-` for stdin). Without it the
-    /// built-in simulator runs.
+    /// Canonical JSON-lines readings (`.jsonl`, `.jsonl.gz`, or `-` for stdin); with
+    /// `--mapping`, a delimited log (CSV, TSV, …). Without it the built-in simulator runs.
     #[arg(long)]
     pub input: Option<PathBuf>,
+    /// Field mapping (TOML) that reads `--input` as a delimited log, e.g.
+    /// `docs/mappings/homeassist_home1.toml`.
+    #[arg(long, requires = "input")]
+    pub mapping: Option<PathBuf>,
     /// Datasets directory.
     #[arg(long, default_value = "./data")]
     pub data: PathBuf,

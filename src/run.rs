@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use crossbeam_channel::RecvTimeoutError;
-use msec_connectors::{JsonlSource, SimulatorSource};
+use msec_connectors::{CsvMapping, CsvSource, JsonlSource, SimulatorSource};
 use msec_datasets::{Catalog, DatasetSpec, DatasetWriter, Publication, WriterOptions};
 use msec_engine::config::PipelineConfig;
 use msec_engine::dead_letter::{dead_letter_schema, dead_letters_to_record_batch};
@@ -99,6 +99,8 @@ type SinkJoin = msec_engine::sink::SinkJoin<DatasetWriter>;
 enum InputSource {
     /// A JSON-lines file or stdin.
     Jsonl(Box<JsonlSource>),
+    /// A delimited log read through a field mapping.
+    Csv(Box<CsvSource>),
     /// The built-in city simulator.
     Simulator(Box<SimulatorSource>),
 }
@@ -134,8 +136,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
 
     // Open the input first: a missing or unreadable input must fail before any dataset is
     // created or touched.
-    let source = match &args.input {
-        Some(path) => {
+    let source = match (&args.input, &args.mapping) {
+        (Some(path), Some(mapping)) => {
+            let mapping = CsvMapping::from_toml_file(mapping)
+                .with_context(|| format!("reading mapping {}", mapping.display()))?;
+            let source = CsvSource::open(path, mapping, Arc::clone(&interner), &cfg)
+                .with_context(|| format!("opening input {}", path.display()))?;
+            let mut progress = Progress::new(source.total_bytes());
+            InputSource::Csv(Box::new(
+                source.with_progress(Box::new(move |bytes| progress.update(bytes))),
+            ))
+        }
+        (Some(path), None) => {
             let source = JsonlSource::open(path, Arc::clone(&interner), &cfg)
                 .with_context(|| format!("opening input {}", path.display()))?;
             let mut progress = Progress::new(source.total_bytes());
@@ -143,7 +155,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                 source.with_progress(Box::new(move |bytes| progress.update(bytes))),
             ))
         }
-        None => InputSource::Simulator(Box::new(SimulatorSource::new(
+        (None, _) => InputSource::Simulator(Box::new(SimulatorSource::new(
             &simulator_config(&args.sim),
             Arc::clone(&interner),
             &cfg,
@@ -167,6 +179,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             let start = Instant::now();
             let summary = match source {
                 InputSource::Jsonl(s) => (*s).run(&tx)?,
+                InputSource::Csv(s) => (*s).run(&tx)?,
                 InputSource::Simulator(s) => (*s).run(&tx)?,
             };
             Ok((summary, start.elapsed().saturating_sub(tx.blocked())))

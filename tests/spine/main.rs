@@ -5,5 +5,6 @@ mod common;
 mod dead_letters;
 mod invariance;
 mod oracle;
+mod real_data;
 mod sql;
 mod tamper;
