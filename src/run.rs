@@ -24,7 +24,7 @@ use msec_engine::dead_letter::{dead_letter_schema, dead_letters_to_record_batch}
 use msec_engine::metrics::Metrics;
 use msec_engine::reading::readings_schema;
 use msec_engine::runtime::timely_config;
-use msec_engine::sink::{SinkHandle, spawn_sink};
+use msec_engine::sink::{Failure, SinkHandle, spawn_sink};
 use msec_engine::source::{Source, SourceSummary, batch_channel};
 use msec_engine::time::coarsen;
 use msec_engine::{Interner, ReadingBatch};
@@ -173,26 +173,34 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
 
     // The source runs on its own thread behind a bounded channel (backpressure).
     let (tx, rx) = batch_channel("source", cfg.channel_capacity);
-    let source_thread = std::thread::Builder::new().name("source".into()).spawn(
-        move || -> anyhow::Result<(SourceSummary, Duration)> {
-            let _span = tracing::info_span!("source").entered();
-            let start = Instant::now();
-            let summary = match source {
-                InputSource::Jsonl(s) => (*s).run(&tx)?,
-                InputSource::Csv(s) => (*s).run(&tx)?,
-                InputSource::Simulator(s) => (*s).run(&tx)?,
-            };
-            Ok((summary, start.elapsed().saturating_sub(tx.blocked())))
-        },
-    )?;
+    // `source_done` is set only when the source read its whole input: a channel that closes
+    // without it means the source failed, and open windows must not be flushed as complete.
+    let source_done = Arc::new(AtomicBool::new(false));
+    let source_thread = {
+        let source_done = Arc::clone(&source_done);
+        std::thread::Builder::new().name("source".into()).spawn(
+            move || -> anyhow::Result<(SourceSummary, Duration)> {
+                let _span = tracing::info_span!("source").entered();
+                let start = Instant::now();
+                let summary = match source {
+                    InputSource::Jsonl(s) => (*s).run(&tx)?,
+                    InputSource::Csv(s) => (*s).run(&tx)?,
+                    InputSource::Simulator(s) => (*s).run(&tx)?,
+                };
+                source_done.store(true, Ordering::Release);
+                Ok((summary, start.elapsed().saturating_sub(tx.blocked())))
+            },
+        )?
+    };
 
     // The dataflow.
-    let failed = Arc::new(AtomicBool::new(false));
+    let failed = Failure::default();
     let dataflow = {
         let cfg = cfg.clone();
         let interner = Arc::clone(&interner);
         let metrics = metrics.clone();
-        let failed = Arc::clone(&failed);
+        let failed = failed.clone();
+        let source_done = Arc::clone(&source_done);
         move |worker: &mut timely::worker::Worker| -> Result<Duration, String> {
             let index = worker.index();
             let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<ReadingBatch>>>::new();
@@ -203,7 +211,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                     readings_sink.clone(),
                     Arc::clone(&interner),
                     metrics.operator("sink_readings", index),
-                    Arc::clone(&failed),
+                    failed.clone(),
                 );
                 let aggregates = readings
                     .partition_by_device()
@@ -213,7 +221,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                     agg_sink.clone(),
                     Arc::clone(&interner),
                     metrics.operator("sink_agg_1m", index),
-                    Arc::clone(&failed),
+                    failed.clone(),
                 );
             });
             if index != 0 {
@@ -223,6 +231,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             let started = Instant::now();
             let mut idle = Duration::ZERO;
             let mut time = 0u64;
+            // Any error here is recorded in `failed` before `input` is dropped, so the windows
+            // flushed by the emptied frontier are not handed to the sinks.
+            let fail = |message: String| {
+                failed.set(message.clone());
+                message
+            };
             loop {
                 let wait = Instant::now();
                 let received = rx.recv_timeout(Duration::from_millis(2));
@@ -230,9 +244,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                 match received {
                     Ok(batch) => {
                         if !batch.dead_letters.is_empty() {
-                            let rb = dead_letters_to_record_batch(&batch.dead_letters)
-                                .map_err(|e| e.to_string())?;
-                            dead_sink.send(rb).map_err(|e| e.to_string())?;
+                            dead_letters_to_record_batch(&batch.dead_letters)
+                                .map_err(|e| e.to_string())
+                                .and_then(|rb| dead_sink.send(rb).map_err(|e| e.to_string()))
+                                .map_err(|e| fail(format!("sink dead_letter: {e}")))?;
                         }
                         if !batch.readings.is_empty() {
                             input.send(batch.readings);
@@ -249,14 +264,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                         while probe.less_than(input.time()) {
                             worker.step();
                         }
-                        if failed.load(Ordering::Relaxed) {
-                            return Err("a dataset sink failed".into());
+                        if let Some(message) = failed.message() {
+                            return Err(message);
                         }
                     }
                     Err(RecvTimeoutError::Timeout) => {
                         worker.step();
                     }
-                    Err(RecvTimeoutError::Disconnected) => break,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        if !source_done.load(Ordering::Acquire) {
+                            return Err(fail(
+                                "the source stopped before the end of its input".into(),
+                            ));
+                        }
+                        break;
+                    }
                 }
             }
             Ok(started.elapsed().saturating_sub(idle))
@@ -266,9 +288,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         .map_err(|e| anyhow!("starting dataflow: {e}"))?;
     let worker_results = guards.join();
     let source_result = source_thread.join();
-    // Every sender is gone once the workers are: each sink seals its last segment. Sinks are
-    // joined before any error is reported, so that the root cause (a sink that failed, which
-    // then stopped the dataflow, which then stopped the source) is the one reported.
+    // Every sender is gone once the workers are: each sink seals what it was handed. All
+    // stages are joined before any error is reported, and the root cause is reported first:
+    // a sink's own error, then the source's (unless it only saw the dataflow go away), then
+    // the dataflow's, then the rest.
     let sink_results: Vec<_> = sinks
         .into_iter()
         .map(|(handle, join)| {
@@ -276,39 +299,70 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             join.join()
         })
         .collect();
+    let mut errors: Vec<anyhow::Error> = Vec::new();
+    let mut secondary: Vec<anyhow::Error> = Vec::new();
     let mut stages = Vec::new();
     let mut summaries = Vec::new();
     for r in sink_results {
-        let outcome = r.map_err(|_| anyhow!("sink thread panicked"))??;
-        stages.push((
-            format!("sink {} (encode, hash, seal)", outcome.summary.name),
-            outcome.busy,
-        ));
-        summaries.push(outcome.summary);
+        match r {
+            Ok(Ok(outcome)) => {
+                stages.push((
+                    format!("sink {} (encode, hash, seal)", outcome.summary.name),
+                    outcome.busy,
+                ));
+                summaries.push(outcome.summary);
+            }
+            Ok(Err(e)) => errors.push(e.into()),
+            Err(_) => errors.push(anyhow!("sink thread panicked")),
+        }
     }
-    let (source_summary, source_busy) =
-        source_result.map_err(|_| anyhow!("source thread panicked"))??;
+    let source = match source_result {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            let downstream = e
+                .downcast_ref::<msec_connectors::ConnectorError>()
+                .is_some_and(|c| matches!(c, msec_connectors::ConnectorError::Downstream { .. }));
+            if downstream {
+                secondary.push(e)
+            } else {
+                errors.push(e)
+            }
+            None
+        }
+        Err(_) => {
+            errors.push(anyhow!("source thread panicked"));
+            None
+        }
+    };
+    let mut worker_busy = Duration::ZERO;
+    for r in worker_results {
+        match r {
+            Ok(Ok(busy)) => worker_busy += busy,
+            Ok(Err(e)) => errors.push(anyhow!("dataflow: {e}")),
+            Err(e) => errors.push(anyhow!("dataflow worker panicked: {e}")),
+        }
+    }
+    if let Some(message) = failed.message() {
+        secondary.push(anyhow!("{message}"));
+    }
+    errors.extend(secondary);
+    if let Some(first) = errors.into_iter().next() {
+        return Err(first);
+    }
+    let Some((source_summary, source_busy)) = source else {
+        bail!("the source ended without a summary");
+    };
     stages.insert(
         0,
         ("source (read, parse, validate)".to_owned(), source_busy),
     );
-    for r in worker_results {
-        let busy = r
-            .map_err(|e| anyhow!("dataflow worker panicked: {e}"))?
-            .map_err(|e| anyhow!("dataflow worker: {e}"))?;
-        if !busy.is_zero() {
-            stages.insert(
-                1,
-                (
-                    "dataflow worker 0 (windows, hand-off to sinks)".to_owned(),
-                    busy,
-                ),
-            );
-        }
-    }
-    if failed.load(Ordering::Relaxed) {
-        bail!("a dataset sink failed");
-    }
+    stages.insert(
+        1,
+        (
+            "dataflow worker 0 (windows, hand-off to sinks)".to_owned(),
+            worker_busy,
+        ),
+    );
 
     let publication = Publication {
         publisher: "msec".into(),

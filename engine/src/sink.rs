@@ -1,6 +1,8 @@
 //! Where Arrow batches go: the [`BatchSink`] trait (datasets, alert sinks) and a sink thread
 //! fed by a bounded channel, so that encoding and hashing run beside the timely workers.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -91,4 +93,37 @@ pub fn spawn_sink<S: BatchSink>(
         },
         handle,
     ))
+}
+
+/// The first failure of a pipeline, shared by every stage: once set, stages stop handing data
+/// to sinks (so nothing partial is sealed as if complete) and the run reports this message.
+#[derive(Debug, Clone, Default)]
+pub struct Failure {
+    set: Arc<AtomicBool>,
+    message: Arc<Mutex<Option<String>>>,
+}
+
+impl Failure {
+    /// Records a failure; the first one wins.
+    pub fn set(&self, message: impl Into<String>) {
+        let mut slot = self.message.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(message.into());
+        }
+        self.set.store(true, Ordering::Release);
+    }
+
+    /// Whether a failure was recorded (cheap: one atomic load).
+    #[inline]
+    pub fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+
+    /// The first failure's message.
+    pub fn message(&self) -> Option<String> {
+        self.message
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }

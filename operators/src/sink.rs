@@ -3,12 +3,11 @@
 //! hash chain stays linear (DESIGN §10). Conversion to Arrow happens here, once per batch.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use msec_engine::arrow::record_batch::RecordBatch;
 use msec_engine::metrics::OperatorCounters;
 use msec_engine::runtime::SINK_WORKER;
-use msec_engine::sink::SinkHandle;
+use msec_engine::sink::{Failure, SinkHandle};
 use msec_engine::{Interner, ReadingBatch};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,15 +34,16 @@ impl ToRecordBatch for ReadingBatch {
 
 /// Sinks a stream into a sink thread.
 pub trait SinkTo {
-    /// Sends every batch, as Arrow, to `handle` from worker 0. If the sink thread has failed,
-    /// `failed` is set and the failure surfaces when the sink thread is joined; nothing is
-    /// silently dropped — the run ends with that error.
+    /// Sends every batch, as Arrow, to `handle` from worker 0. If conversion or the sink thread
+    /// fails, `failed` records why and the run ends with that error; once anything in the
+    /// pipeline has failed, nothing more is handed to the sink, so results flushed while the
+    /// dataflow shuts down are never sealed as if they were complete.
     fn sink_to(
         self,
         handle: SinkHandle,
         interner: Arc<Interner>,
         counters: Arc<OperatorCounters>,
-        failed: Arc<AtomicBool>,
+        failed: Failure,
     );
 }
 
@@ -56,7 +56,7 @@ where
         handle: SinkHandle,
         interner: Arc<Interner>,
         counters: Arc<OperatorCounters>,
-        failed: Arc<AtomicBool>,
+        failed: Failure,
     ) {
         let name = format!("Sink({})", handle.name());
         self.sink(
@@ -65,7 +65,7 @@ where
             move |(input, _frontier)| {
                 input.for_each(|_cap, data| {
                     for batch in data.drain(..) {
-                        if batch.rows() == 0 || failed.load(Ordering::Relaxed) {
+                        if batch.rows() == 0 || failed.is_set() {
                             continue;
                         }
                         counters.add_in(batch.rows());
@@ -77,7 +77,7 @@ where
                             Ok(()) => counters.add_out(batch.rows()),
                             Err(e) => {
                                 tracing::error!(sink = handle.name(), error = %e, "sink failed");
-                                failed.store(true, Ordering::Relaxed);
+                                failed.set(format!("sink {}: {e}", handle.name()));
                             }
                         }
                     }

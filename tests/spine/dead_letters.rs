@@ -121,3 +121,42 @@ fn missing_input_fails_with_one_line_and_touches_nothing() {
         "no dataset may be created for an input that cannot be opened"
     );
 }
+
+#[test]
+fn a_source_that_fails_midway_seals_no_partial_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, _) = simulate(dir.path(), "full", &["--hours", "0.5"]);
+    let want = oracle(&input, "");
+    let status = std::process::Command::new("gzip")
+        .args(["-k", "-f", s(&input)])
+        .status()
+        .expect("gzip");
+    assert!(status.success());
+    let gz = dir.path().join("full.jsonl.gz");
+    let bytes = std::fs::read(&gz).expect("read gz");
+    let cut = dir.path().join("cut.jsonl.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).expect("write");
+
+    let data = dir.path().join("data");
+    let out = run(&["run", "--input", s(&cut), "--data", s(&data)]);
+    assert_eq!(out.status.code(), Some(1), "a truncated input is an error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cut.jsonl.gz"),
+        "the error names the file: {stderr}"
+    );
+
+    // Windows that closed before the failure are complete; none flushed by the shutdown is
+    // sealed as if it were: every agg_1m row equals the oracle's row over the whole file.
+    ok(&["verify", "--data", s(&data)]);
+    let got = agg_1m(&data);
+    assert!(!got.is_empty(), "windows before the cut were sealed");
+    assert!(got.len() < want.len(), "windows after the cut were not");
+    for row in &got {
+        let expected = want
+            .iter()
+            .find(|w| (&w.0, &w.1, w.2) == (&row.0, &row.1, row.2))
+            .expect("window exists in the oracle");
+        assert_agg_eq(std::slice::from_ref(row), std::slice::from_ref(expected));
+    }
+}

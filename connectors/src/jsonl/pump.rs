@@ -140,6 +140,8 @@ impl<R: Read> Pump<R> {
             }
             start = pos;
             if let Some(source) = failed {
+                // What was read before the error still goes downstream, as documented.
+                self.flush(&mut pending, &mut summary, out, line_no)?;
                 return Err(ConnectorError::Read {
                     path: self.path.clone(),
                     line: line_no + 1,

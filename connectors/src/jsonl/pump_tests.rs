@@ -207,8 +207,8 @@ fn read_errors_name_the_position() {
     drop(tx);
     assert_eq!(
         rx.iter().map(|b| b.readings.len()).sum::<usize>(),
-        4,
-        "full batches before the failure were sent"
+        5,
+        "every line read before the failure was sent"
     );
 }
 
