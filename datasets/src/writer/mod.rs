@@ -449,10 +449,24 @@ impl DatasetWriter {
         entry.hash = entry.compute_hash(&name);
         let line = Record::Segment(entry.clone()).to_line();
         let log_path = self.dir.join(CHAIN_LOG);
-        self.log
+        let log_len = self.log.metadata().map(|m| m.len()).ok();
+        if let Err(e) = self
+            .log
             .write_all(line.as_bytes())
             .and_then(|()| self.log.sync_data())
-            .map_err(io_err(&name, &log_path))?;
+        {
+            // Undo what can be undone, so that a transient failure (a full disk) leaves a
+            // dataset the next `open` accepts: cut a torn line off the log and turn the
+            // segment back into a temp file, which `open` removes. Best effort: the original
+            // error is what is reported.
+            if let Some(len) = log_len {
+                let _ = self.log.set_len(len);
+            }
+            if fs::rename(&final_path, &temp_path).is_ok() {
+                let _ = sync_dir(&self.dir);
+            }
+            return Err(io_err(&name, &log_path)(e));
+        }
 
         self.prev = entry.hash;
         self.next_seq = seq + 1;
