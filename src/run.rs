@@ -28,7 +28,7 @@ use msec_engine::sink::{Failure, SinkHandle, spawn_sink};
 use msec_engine::source::{Source, SourceSummary, batch_channel};
 use msec_engine::time::coarsen;
 use msec_engine::{Interner, ReadingBatch};
-use msec_operators::{PartitionReadings, SinkTo, TumblingAggregate, agg_schema};
+use msec_operators::{OrderWindows, PartitionReadings, SinkTo, TumblingAggregate, agg_schema};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
@@ -216,6 +216,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                 let aggregates = readings
                     .partition_by_device()
                     .tumbling_aggregate(cfg.window_ms, metrics.operator("agg_1m", index))
+                    .order_windows(Arc::clone(&interner))
                     .probe_with(&probe);
                 aggregates.sink_to(
                     agg_sink.clone(),

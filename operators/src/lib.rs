@@ -20,4 +20,4 @@ pub mod window;
 pub use error::{OperatorError, Result};
 pub use partition::PartitionReadings;
 pub use sink::{SinkTo, ToRecordBatch};
-pub use window::{AggBatch, TumblingAggregate, agg_schema};
+pub use window::{AggBatch, OrderWindows, TumblingAggregate, agg_schema};

@@ -2,8 +2,10 @@
 
 mod agg_batch;
 mod exact_sum;
+mod ordered;
 mod tumbling;
 
 pub use agg_batch::{AggBatch, agg_schema};
 pub use exact_sum::ExactSum;
+pub use ordered::OrderWindows;
 pub use tumbling::TumblingAggregate;
