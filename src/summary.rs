@@ -61,7 +61,7 @@ impl std::fmt::Display for RunSummary {
             )?;
         }
         for (stage, busy) in &self.stages {
-            writeln!(f, "stage {stage:<40} {:>8.2} s busy", busy.as_secs_f64())?;
+            writeln!(f, "stage {stage:<48} {:>8.2} s busy", busy.as_secs_f64())?;
         }
         write!(
             f,
