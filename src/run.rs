@@ -118,6 +118,8 @@ fn open_sink(
     };
     let opts = WriterOptions {
         segment_rows: cfg.segment_rows,
+        max_segment_age: (cfg.segment_max_age_ms > 0)
+            .then(|| Duration::from_millis(cfg.segment_max_age_ms)),
         ..WriterOptions::default()
     };
     let writer = DatasetWriter::open(data, spec.clone(), schema, opts)

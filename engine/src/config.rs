@@ -25,6 +25,9 @@ pub struct PipelineConfig {
     pub batch_rows: usize,
     /// Rows per sealed Parquet segment (default 1 000 000).
     pub segment_rows: usize,
+    /// Also seal a segment once it has been open this long, in ms (default 0 = only by
+    /// size and at the end of input). Checked whenever a batch arrives.
+    pub segment_max_age_ms: u64,
     /// Batches buffered between a source or sink thread and the dataflow (default 8).
     pub channel_capacity: usize,
     /// Event times more than this ahead of the wall clock are rejected as `future_ts`
@@ -42,6 +45,7 @@ impl Default for PipelineConfig {
             watermark_granularity_ms: 1_000,
             batch_rows: 16_384,
             segment_rows: 1_000_000,
+            segment_max_age_ms: 0,
             channel_capacity: 8,
             max_future_ms: 86_400_000,
             workers: 1,
@@ -98,6 +102,7 @@ impl PipelineConfig {
         )?;
         var("MSEC_BATCH_ROWS", &mut self.batch_rows)?;
         var("MSEC_SEGMENT_ROWS", &mut self.segment_rows)?;
+        var("MSEC_SEGMENT_MAX_AGE_MS", &mut self.segment_max_age_ms)?;
         var("MSEC_CHANNEL_CAPACITY", &mut self.channel_capacity)?;
         var("MSEC_MAX_FUTURE_MS", &mut self.max_future_ms)?;
         var("MSEC_WORKERS", &mut self.workers)?;

@@ -107,3 +107,32 @@ fn intact_run_verifies_and_each_tamper_is_caught() {
     std::fs::write(&catalog, text).expect("restore");
     ok(&["verify", "--data", s(&data)]);
 }
+
+#[test]
+fn segments_are_sealed_by_age_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (input, _) = simulate(dir.path(), "in", &["--hours", "0.25"]);
+    let data = dir.path().join("data");
+    let config = dir.path().join("pipeline.toml");
+    // With a 1 ms limit, a segment is sealed by the first batch written after it is 1 ms old.
+    std::fs::write(
+        &config,
+        "[pipeline]\nsegment_max_age_ms = 1\nbatch_rows = 20000\n",
+    )
+    .expect("config");
+    let out = ok(&[
+        "run",
+        "--input",
+        s(&input),
+        "--data",
+        s(&data),
+        "--config",
+        s(&config),
+    ]);
+    let segs = segments(&data.join("readings")).len();
+    assert!(
+        segs >= 2,
+        "sealed by age, not only at the end: {segs} segments\n{out}"
+    );
+    ok(&["verify", "--data", s(&data)]);
+}
