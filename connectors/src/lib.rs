@@ -43,6 +43,7 @@ pub mod csv;
 pub mod error;
 pub mod jsonl;
 pub mod simulator;
+mod validate;
 
 pub use csv::{CsvMapping, CsvSource};
 pub use error::{ConnectorError, Fault, Result};

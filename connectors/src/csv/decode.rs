@@ -31,21 +31,7 @@ use msec_engine::{DeadLetter, DeadLetterReason, ReadingBatch};
 use super::mapping::{Compiled, CompiledChannel, CompiledLayout};
 use super::row::Fields;
 use super::time::TimeError;
-use crate::jsonl::decode::MIN_TS_MS;
-
-/// Longest excerpt of a cell quoted in a dead letter's detail.
-const DETAIL_MAX: usize = 64;
-
-/// Why a row or cell was rejected.
-pub(crate) struct Reject {
-    reason: DeadLetterReason,
-    detail: String,
-    ts: Option<i64>,
-}
-
-fn reject(reason: DeadLetterReason, ts: Option<i64>, detail: String) -> Reject {
-    Reject { reason, detail, ts }
-}
+use crate::validate::{Reject, check_event_time, check_position, excerpt, reject};
 
 /// Validates rows of one source.
 #[derive(Debug)]
@@ -308,20 +294,7 @@ impl Decoder {
             }
             None => (None, None),
         };
-        if let Some(lat) = lat.filter(|l| !(-90.0..=90.0).contains(l)) {
-            return Err(reject(
-                OutOfRange,
-                ts_known,
-                format!("lat {lat} outside [-90, 90]"),
-            ));
-        }
-        if let Some(lon) = lon.filter(|l| !(-180.0..=180.0).contains(l)) {
-            return Err(reject(
-                OutOfRange,
-                ts_known,
-                format!("lon {lon} outside [-180, 180]"),
-            ));
-        }
+        check_position(lat, lon, ts_known)?;
         let Ok(ts) = ts else {
             return Err(reject(
                 OutOfRange,
@@ -329,24 +302,7 @@ impl Decoder {
                 format!("time {:?} does not fit epoch ms", excerpt(ts_cell)),
             ));
         };
-        if ts < MIN_TS_MS {
-            return Err(reject(
-                OutOfRange,
-                Some(ts),
-                format!("ts {ts} is before 2000-01-01T00:00:00Z"),
-            ));
-        }
-        let limit = now.saturating_add(self.max_future_ms);
-        if ts > limit {
-            return Err(reject(
-                FutureTs,
-                Some(ts),
-                format!(
-                    "ts {ts} is more than {} ms after now ({now})",
-                    self.max_future_ms
-                ),
-            ));
-        }
+        check_event_time(ts, now, self.max_future_ms)?;
         Ok(RowCtx {
             ts,
             lat,
@@ -416,16 +372,4 @@ fn value_of(c: &CompiledChannel, cell: &str, ts: i64) -> Result<f64, Reject> {
             format!("value {:?} is not a number", excerpt(cell)),
         )),
     }
-}
-
-/// At most [`DETAIL_MAX`] bytes of `s`, cut at a char boundary.
-fn excerpt(s: &str) -> &str {
-    if s.len() <= DETAIL_MAX {
-        return s;
-    }
-    let mut end = DETAIL_MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

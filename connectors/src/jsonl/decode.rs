@@ -27,12 +27,7 @@ use msec_engine::time::{Arrival, WatermarkTracker};
 use msec_engine::{DeadLetter, DeadLetterReason, ReadingBatch, SensorKind};
 
 use super::scan::{JStr, Val, scan_object, unescape_into};
-
-/// 2000-01-01T00:00:00Z in epoch ms: earlier event times are `out_of_range`.
-pub(crate) const MIN_TS_MS: i64 = 946_684_800_000;
-
-/// Longest excerpt of a field value quoted in a dead letter's detail.
-const DETAIL_MAX: usize = 64;
+use crate::validate::{Reject, check_event_time, check_position, excerpt, reject};
 
 /// Validates lines of one source into a [`ReadingBatch`] and dead letters.
 #[derive(Debug)]
@@ -53,17 +48,6 @@ struct Valid {
     value: f64,
     lat: Option<f64>,
     lon: Option<f64>,
-}
-
-/// Why a line was rejected.
-struct Reject {
-    reason: DeadLetterReason,
-    detail: String,
-    ts: Option<i64>,
-}
-
-fn reject(reason: DeadLetterReason, ts: Option<i64>, detail: String) -> Reject {
-    Reject { reason, detail, ts }
 }
 
 /// The outcome of reading `ts`.
@@ -306,20 +290,7 @@ impl Decoder {
                 format!("value {value} outside [{lo}, {hi}] for {sensor}"),
             ));
         }
-        if let Some(lat) = lat.filter(|l| !(-90.0..=90.0).contains(l)) {
-            return Err(reject(
-                OutOfRange,
-                ts_known,
-                format!("lat {lat} outside [-90, 90]"),
-            ));
-        }
-        if let Some(lon) = lon.filter(|l| !(-180.0..=180.0).contains(l)) {
-            return Err(reject(
-                OutOfRange,
-                ts_known,
-                format!("lon {lon} outside [-180, 180]"),
-            ));
-        }
+        check_position(lat, lon, ts_known)?;
         let Ok(ts) = ts else {
             return Err(reject(
                 OutOfRange,
@@ -327,26 +298,7 @@ impl Decoder {
                 format!("ts {} does not fit epoch ms", describe(f.ts)),
             ));
         };
-        if ts < MIN_TS_MS {
-            return Err(reject(
-                OutOfRange,
-                Some(ts),
-                format!("ts {ts} is before 2000-01-01T00:00:00Z"),
-            ));
-        }
-
-        // 6. future_ts
-        let limit = now.saturating_add(self.max_future_ms);
-        if ts > limit {
-            return Err(reject(
-                FutureTs,
-                Some(ts),
-                format!(
-                    "ts {ts} is more than {} ms after now ({now})",
-                    self.max_future_ms
-                ),
-            ));
-        }
+        check_event_time(ts, now, self.max_future_ms)?;
 
         // Valid: intern the device last, so rejected lines never grow the interner.
         let device_name = if device.escaped {
@@ -419,18 +371,6 @@ fn describe(v: Option<Val<'_>>) -> String {
         Some(Val::Bool(b)) => format!("boolean {b}"),
         Some(other) => other.type_name().into(),
     }
-}
-
-/// At most [`DETAIL_MAX`] bytes of `s`, cut at a char boundary.
-fn excerpt(s: &str) -> &str {
-    if s.len() <= DETAIL_MAX {
-        return s;
-    }
-    let mut end = DETAIL_MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::{HOUR, MINUTE, SECOND};
 use crate::error::{ConnectorError, Result};
-use crate::jsonl::decode::MIN_TS_MS;
+use crate::validate::MIN_TS_MS;
 
 /// Settings of the city simulator. Every field has a default (`#[serde(default)]`), so a
 /// config file names only what it changes; unknown keys are rejected.
