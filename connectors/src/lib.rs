@@ -42,6 +42,7 @@
 pub mod csv;
 pub mod error;
 pub mod jsonl;
+mod pending;
 pub mod simulator;
 mod validate;
 

@@ -9,13 +9,12 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
-use msec_engine::source::{BatchSender, SourceBatch, SourceSummary};
-use msec_engine::time::now_ms;
-use msec_engine::{DeadLetter, ReadingBatch};
+use msec_engine::source::{BatchSender, SourceSummary};
 
 use super::decode::Decoder;
 use crate::error::{ConnectorError, Result};
 use crate::jsonl::pump::{OVERLONG_RAW, Progress};
+use crate::pending::Pending;
 
 /// Longest line that is parsed rather than dead-lettered.
 pub(crate) const MAX_LINE: usize = 4 << 20;
@@ -124,15 +123,6 @@ pub(crate) struct Pump {
     pub progress: Option<Progress>,
 }
 
-/// The batch being filled.
-struct Pending {
-    readings: ReadingBatch,
-    dead: Vec<DeadLetter>,
-    records: u64,
-    bytes: u64,
-    now: i64,
-}
-
 impl Pump {
     /// Reads everything and sends the batches.
     pub(crate) fn run(mut self, out: &BatchSender) -> Result<SourceSummary> {
@@ -195,13 +185,7 @@ impl Pump {
     }
 
     fn new_pending(&self) -> Pending {
-        Pending {
-            readings: ReadingBatch::with_capacity(self.source_id, self.batch_rows.min(1 << 16)),
-            dead: Vec::new(),
-            records: 0,
-            bytes: 0,
-            now: now_ms(),
-        }
+        Pending::new(self.source_id, self.batch_rows)
     }
 
     fn flush(
@@ -210,26 +194,14 @@ impl Pump {
         summary: &mut SourceSummary,
         out: &BatchSender,
     ) -> Result<()> {
-        if p.records == 0 && p.bytes == 0 && p.dead.is_empty() {
-            return Ok(());
-        }
-        let next = self.new_pending();
-        let done = std::mem::replace(p, next);
-        let batch = SourceBatch {
-            readings: done.readings,
-            dead_letters: done.dead,
-            watermark: self.decoder.watermark(),
-            records: done.records,
-            bytes: done.bytes,
-        };
-        summary.account(&batch);
-        out.send(batch)
+        let sent = p
+            .flush(self.batch_rows, self.decoder.watermark(), summary, out)
             .map_err(|engine| ConnectorError::Downstream {
                 source_name: self.path.display().to_string(),
                 line: self.reader.line_no,
                 engine,
             })?;
-        if let Some(progress) = self.progress.as_mut() {
+        if sent && let Some(progress) = self.progress.as_mut() {
             progress(summary.bytes);
         }
         Ok(())

@@ -11,12 +11,11 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use msec_engine::source::{BatchSender, SourceBatch, SourceSummary};
-use msec_engine::time::now_ms;
-use msec_engine::{DeadLetter, ReadingBatch};
+use msec_engine::source::{BatchSender, SourceSummary};
 
 use super::decode::Decoder;
 use crate::error::{ConnectorError, Result};
+use crate::pending::Pending;
 
 /// Default block size: also the longest line that is parsed rather than dead-lettered.
 pub(crate) const BLOCK: usize = 4 << 20;
@@ -41,15 +40,6 @@ pub(crate) struct Pump<R> {
     /// that a slow live input is not held back waiting for a full batch.
     pub live: bool,
     pub progress: Option<Progress>,
-}
-
-/// The batch being filled.
-struct Pending {
-    readings: ReadingBatch,
-    dead: Vec<DeadLetter>,
-    records: u64,
-    bytes: u64,
-    now: i64,
 }
 
 /// A line too long to buffer, being skipped.
@@ -181,13 +171,7 @@ impl<R: Read> Pump<R> {
     }
 
     fn new_pending(&self) -> Pending {
-        Pending {
-            readings: ReadingBatch::with_capacity(self.source_id, self.batch_rows.min(1 << 16)),
-            dead: Vec::new(),
-            records: 0,
-            bytes: 0,
-            now: now_ms(),
-        }
+        Pending::new(self.source_id, self.batch_rows)
     }
 
     fn full(&self, p: &Pending) -> bool {
@@ -229,26 +213,14 @@ impl<R: Read> Pump<R> {
         out: &BatchSender,
         line: u64,
     ) -> Result<()> {
-        if p.records == 0 && p.bytes == 0 && p.dead.is_empty() {
-            return Ok(());
-        }
-        let next = self.new_pending();
-        let done = std::mem::replace(p, next);
-        let batch = SourceBatch {
-            readings: done.readings,
-            dead_letters: done.dead,
-            watermark: self.decoder.watermark(),
-            records: done.records,
-            bytes: done.bytes,
-        };
-        summary.account(&batch);
-        out.send(batch)
+        let sent = p
+            .flush(self.batch_rows, self.decoder.watermark(), summary, out)
             .map_err(|engine| ConnectorError::Downstream {
                 source_name: self.path.display().to_string(),
                 line,
                 engine,
             })?;
-        if let Some(progress) = self.progress.as_mut() {
+        if sent && let Some(progress) = self.progress.as_mut() {
             progress(summary.bytes);
         }
         Ok(())
