@@ -2,6 +2,9 @@
 //! position and event-time range checks, and how a field value is quoted in a dead letter.
 //! Each source parses its own syntax; what a valid reading is, is decided here once.
 
+use std::sync::Arc;
+
+use msec_engine::DeadLetter;
 use msec_engine::DeadLetterReason::{self, FutureTs, OutOfRange};
 
 /// 2000-01-01T00:00:00Z in epoch ms: earlier event times are `out_of_range`.
@@ -15,6 +18,27 @@ pub(crate) struct Reject {
     pub(crate) reason: DeadLetterReason,
     pub(crate) detail: String,
     pub(crate) ts: Option<i64>,
+}
+
+impl Reject {
+    /// The dead letter of record `raw` at `offset` of `source`, ingested at `now`.
+    pub(crate) fn into_dead_letter(
+        self,
+        source: &Arc<str>,
+        raw: &[u8],
+        offset: u64,
+        now: i64,
+    ) -> DeadLetter {
+        DeadLetter {
+            source: Arc::clone(source),
+            offset,
+            reason: self.reason,
+            detail: self.detail,
+            raw: raw.to_vec(),
+            ts: self.ts,
+            ingest_ts: now,
+        }
+    }
 }
 
 /// A rejection for `reason`, with the event time if it was read.

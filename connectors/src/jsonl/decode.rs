@@ -130,15 +130,7 @@ impl Decoder {
     }
 
     fn dead_letter(&self, raw: &[u8], offset: u64, now: i64, r: Reject) -> DeadLetter {
-        DeadLetter {
-            source: Arc::clone(&self.source),
-            offset,
-            reason: r.reason,
-            detail: r.detail,
-            raw: raw.to_vec(),
-            ts: r.ts,
-            ingest_ts: now,
-        }
+        r.into_dead_letter(&self.source, raw, offset, now)
     }
 
     fn validate(&mut self, line: &[u8], now: i64) -> Result<Valid, Reject> {
