@@ -8,6 +8,7 @@
 //!
 //! | module | owns |
 //! | --- | --- |
+//! | [`alert_out`] | [`JsonLinesAlertSink`]: live alerts as JSON lines on stdout or in a file |
 //! | [`csv`] | [`CsvSource`]: delimited logs (`,` `;` tab, optional header and quoting) mapped onto readings by a [`CsvMapping`] (TOML), with local-time zones |
 //! | [`jsonl`] | [`JsonlSource`]: JSON-lines files (`.gz`, stdin), a fast flat-JSON scanner, validation into readings or dead letters |
 //! | [`simulator`] | [`simulate`], [`SimulatorSource`]: a deterministic simulation of the Santander and Fujisawa pilots, with bounded disorder, bad records and injected home incidents ([`SimulatorManifest`]) |
@@ -39,6 +40,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod alert_out;
 pub mod csv;
 pub mod error;
 pub mod jsonl;
@@ -46,6 +48,7 @@ mod pending;
 pub mod simulator;
 mod validate;
 
+pub use alert_out::JsonLinesAlertSink;
 pub use csv::{CsvMapping, CsvSource};
 pub use error::{ConnectorError, Fault, Result};
 pub use jsonl::JsonlSource;

@@ -15,7 +15,8 @@ pub(crate) struct Pending {
     pub(crate) records: u64,
     /// Input bytes consumed.
     pub(crate) bytes: u64,
-    /// Ingest time of this batch (wall clock when it was started).
+    /// Ingest time of this batch: the wall clock when its first input arrived (see
+    /// [`restamp`](Self::restamp)), else when it was started.
     pub(crate) now: i64,
 }
 
@@ -28,6 +29,15 @@ impl Pending {
             records: 0,
             bytes: 0,
             now: now_ms(),
+        }
+    }
+
+    /// Moves the ingest time to now if nothing was consumed yet: a source that waits for its
+    /// input (a live pipe, the paced simulator) calls it when input arrives, so that the
+    /// readings are not stamped with the time the wait began.
+    pub(crate) fn restamp(&mut self) {
+        if self.records == 0 && self.bytes == 0 && self.dead.is_empty() {
+            self.now = now_ms();
         }
     }
 

@@ -35,6 +35,18 @@ pub struct PipelineConfig {
     pub max_future_ms: u64,
     /// Number of timely worker threads (default 1).
     pub workers: usize,
+    /// Length of the `kpi_latency` windows in ms (default 3 600 000 = 1 h): the pilots report
+    /// latency and data frequency per device and hour; a home device sends a handful of
+    /// readings a minute at most, so per-minute rows would be as many as the readings.
+    pub kpi_window_ms: u64,
+    /// The pilots' data-frequency target in ms (default 25 000): `kpi_latency` counts the
+    /// inter-arrival gaps above it.
+    pub kpi_target_gap_ms: u64,
+    /// A live source (stdin, a broker) silent this long, in ms, no longer holds event time
+    /// back (default 10 000): the dataflow's time then advances with the wall clock, so
+    /// a silent house still raises `device_silent`. 0 disables it. Bounded inputs (files,
+    /// the simulator) never idle: their end is not the passing of time.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for PipelineConfig {
@@ -48,6 +60,9 @@ impl Default for PipelineConfig {
             segment_max_age_ms: 0,
             channel_capacity: 8,
             max_future_ms: 86_400_000,
+            kpi_window_ms: 3_600_000,
+            kpi_target_gap_ms: 25_000,
+            idle_timeout_ms: 10_000,
             workers: 1,
         }
     }
@@ -66,15 +81,17 @@ impl PipelineConfig {
         })
     }
 
-    /// Defaults overlaid with TOML text (a `[pipeline]` table or top-level keys).
+    /// Defaults overlaid with TOML text (a `[pipeline]` table or top-level keys). Other
+    /// tables (`[alerts]`, …) belong to other components and are left to them.
     pub fn from_toml(text: &str) -> Result<Self> {
         #[derive(Deserialize)]
         struct File {
             pipeline: PipelineConfig,
         }
-        let value: toml_value::Table = text
+        let mut value: toml_value::Table = text
             .parse()
             .map_err(|e| EngineError::Config(format!("{e}")))?;
+        value.retain(|key, v| key == "pipeline" || !v.is_table());
         let cfg = if value.contains_key("pipeline") {
             toml_value::from_table::<File>(value)?.pipeline
         } else {
@@ -106,6 +123,9 @@ impl PipelineConfig {
         var("MSEC_CHANNEL_CAPACITY", &mut self.channel_capacity)?;
         var("MSEC_MAX_FUTURE_MS", &mut self.max_future_ms)?;
         var("MSEC_WORKERS", &mut self.workers)?;
+        var("MSEC_KPI_WINDOW_MS", &mut self.kpi_window_ms)?;
+        var("MSEC_KPI_TARGET_GAP_MS", &mut self.kpi_target_gap_ms)?;
+        var("MSEC_IDLE_TIMEOUT_MS", &mut self.idle_timeout_ms)?;
         self.validate()
     }
 
@@ -121,6 +141,8 @@ impl PipelineConfig {
             ("segment_rows", self.segment_rows),
             ("channel_capacity", self.channel_capacity),
             ("workers", self.workers),
+            ("kpi_window_ms", self.kpi_window_ms as usize),
+            ("kpi_target_gap_ms", self.kpi_target_gap_ms as usize),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -152,6 +174,8 @@ mod tests {
         let flat = PipelineConfig::from_toml("window_ms = 300000").expect("valid");
         assert_eq!(flat.window_ms, 300_000);
         assert!(PipelineConfig::from_toml("latenes_ms = 1").is_err());
+        let mixed = PipelineConfig::from_toml("lateness_ms = 7\n[alerts]\nx = 1\n").expect("valid");
+        assert_eq!(mixed.lateness_ms, 7);
         assert!(PipelineConfig::from_toml("workers = 0").is_err());
     }
 }

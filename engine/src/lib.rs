@@ -21,6 +21,7 @@
 //! assert_eq!(wm.observe(4_999), Arrival::Late);
 //! ```
 
+pub mod alert;
 pub mod config;
 pub mod dead_letter;
 pub mod error;
@@ -32,6 +33,7 @@ pub mod sensor;
 pub mod sink;
 pub mod source;
 pub mod time;
+pub mod zone;
 
 pub use dead_letter::{DeadLetter, DeadLetterReason};
 pub use error::{EngineError, Fault, Result};

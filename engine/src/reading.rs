@@ -15,6 +15,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
+use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::intern::Interner;
 use crate::sensor::SensorKind;
 
@@ -107,6 +108,52 @@ impl ReadingBatch {
         self.offset.push(other.offset[i]);
     }
 
+    /// Moves every reading with event time below `time` out of the batch, as `late` dead
+    /// letters (its canonical JSON as the raw bytes, since the original bytes are gone).
+    /// Used when the dataflow's time was advanced by the wall clock past what the source's
+    /// watermark allows; returns the dead letters, in batch order.
+    pub fn split_behind(&mut self, time: i64, interner: &Interner) -> Vec<DeadLetter> {
+        if self.ts.iter().all(|&ts| ts >= time) {
+            return Vec::new();
+        }
+        let source: Arc<str> = interner.name(self.source).unwrap_or_else(|| Arc::from("?"));
+        let mut kept = ReadingBatch::with_capacity(self.source, self.len());
+        let mut dead = Vec::new();
+        for i in 0..self.len() {
+            if self.ts[i] >= time {
+                kept.push_from(self, i);
+                continue;
+            }
+            let device = interner
+                .name(self.device[i])
+                .unwrap_or_else(|| Arc::from("?"));
+            let mut raw = serde_json::json!({
+                "device": &*device,
+                "sensor": self.sensor[i].name(),
+                "ts": self.ts[i],
+                "value": self.value[i],
+            });
+            if !self.lat[i].is_nan() {
+                raw["lat"] = self.lat[i].into();
+                raw["lon"] = self.lon[i].into();
+            }
+            dead.push(DeadLetter {
+                source: Arc::clone(&source),
+                offset: self.offset[i],
+                reason: DeadLetterReason::Late,
+                detail: format!(
+                    "event time {} is behind the dataflow's time {time}, which the wall clock advanced while every source was idle",
+                    self.ts[i]
+                ),
+                raw: raw.to_string().into_bytes(),
+                ts: Some(self.ts[i]),
+                ingest_ts: self.ingest_ts[i],
+            });
+        }
+        *self = kept;
+        dead
+    }
+
     /// Splits the batch into `parts` batches by `key(device, sensor) % parts`, keeping order.
     pub fn partition_by(
         &self,
@@ -197,6 +244,31 @@ pub fn readings_schema() -> SchemaRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_behind_dead_letters_what_the_clock_passed() {
+        let interner = Interner::shared();
+        let src = interner.intern("-");
+        let dev = interner.intern("home-001-bed");
+        let mut b = ReadingBatch::with_capacity(src, 3);
+        for (ts, off) in [(100, 1), (99, 2), (150, 3)] {
+            b.push(dev, SensorKind::Bed, ts, 1.0, None, None, 7, off);
+        }
+        assert!(b.clone().split_behind(99, &interner).is_empty());
+        let dead = b.split_behind(100, &interner);
+        assert_eq!(b.ts, vec![100, 150]);
+        assert_eq!(b.offset, vec![1, 3]);
+        assert_eq!(dead.len(), 1);
+        assert_eq!(
+            (dead[0].offset, dead[0].reason, dead[0].ts),
+            (2, DeadLetterReason::Late, Some(99))
+        );
+        let raw: serde_json::Value = serde_json::from_slice(&dead[0].raw).expect("json");
+        assert_eq!(raw["device"], "home-001-bed");
+        assert_eq!(raw["sensor"], "bed");
+        assert_eq!(raw["ts"], 99);
+        assert!(dead[0].detail.contains("wall clock"), "{}", dead[0].detail);
+    }
 
     #[test]
     fn converts_to_arrow_with_nulls_for_absent_positions() {

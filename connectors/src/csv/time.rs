@@ -1,75 +1,13 @@
 //! Event-time parsing for delimited logs: epoch ms, epoch s, RFC 3339, or a `strftime`
 //! pattern for naive local times in a [`Zone`].
 //!
-//! chrono-tz is not a dependency, so the two named zones msec needs are written out here:
-//!
-//! * `Europe/Madrid` (also accepted as `Europe/Paris`, which has had the same rules since
-//!   1978): UTC+2 from the last Sunday of March 01:00 UTC to the last Sunday of October
-//!   01:00 UTC, UTC+1 otherwise (the EU rule, in force since 1996; earlier years are read
-//!   with it too);
-//! * `Asia/Tokyo`: UTC+9, no DST;
-//! * `UTC` and fixed offsets `+HH:MM` / `-HH:MM`.
-//!
-//! **DST changes** (the rules of the simulator's clock, which this module reuses): a naive
-//! local time in the autumn fold (it happens twice, e.g. `2017-10-29T02:30` in Madrid) is
-//! read as the *earlier* instant, with the summer offset; a naive local time in the spring
-//! gap (it never happens, e.g. `2017-03-26T02:30`) is read as the instant of the change
-//! (`01:00Z`). Both are deterministic, lose no record, and keep the mapping monotone, so a
-//! log sorted by local time stays sorted in UTC and the gap creates no late records.
+//! The zones and their DST rules (how a naive local time in the autumn fold or the spring
+//! gap is read) are [`msec_engine::zone`]'s: the mapping is monotone, so a log sorted by
+//! local time stays sorted in UTC and the DST gap creates no late records.
 
 use chrono::NaiveDateTime;
 
-use crate::simulator::clock::{Madrid, TOKYO_OFFSET};
-
-/// A time zone for naive local times.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Zone {
-    /// A fixed offset from UTC, in seconds east of Greenwich (`UTC` is 0).
-    Fixed(i32),
-    /// `Europe/Madrid` (= `Europe/Paris`): CET/CEST with the EU DST rule.
-    EuropeMadrid,
-    /// `Asia/Tokyo`: UTC+9, no DST.
-    AsiaTokyo,
-}
-
-impl Zone {
-    /// Parses `UTC`, `Z`, `Europe/Madrid`, `Europe/Paris`, `Asia/Tokyo` or `±HH:MM`.
-    pub fn parse(text: &str) -> Option<Zone> {
-        match text {
-            "UTC" | "Z" | "Etc/UTC" => return Some(Zone::Fixed(0)),
-            "Europe/Madrid" | "Europe/Paris" => return Some(Zone::EuropeMadrid),
-            "Asia/Tokyo" => return Some(Zone::AsiaTokyo),
-            _ => {}
-        }
-        let b = text.as_bytes();
-        if b.len() != 6 || b[3] != b':' {
-            return None;
-        }
-        let sign = match b[0] {
-            b'+' => 1,
-            b'-' => -1,
-            _ => return None,
-        };
-        let hh: i32 = text.get(1..3)?.parse().ok()?;
-        let mm: i32 = text.get(4..6)?.parse().ok()?;
-        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-        if hh > 23 || mm > 59 || !digits(1..3) || !digits(4..6) {
-            return None;
-        }
-        Some(Zone::Fixed(sign * (hh * 3600 + mm * 60)))
-    }
-
-    /// The UTC instant (epoch ms) of the naive local time `local`, disambiguated as the
-    /// module docs say.
-    pub fn to_utc_ms(self, local: NaiveDateTime) -> i64 {
-        let naive_ms = local.and_utc().timestamp_millis();
-        match self {
-            Zone::Fixed(secs) => naive_ms - i64::from(secs) * 1000,
-            Zone::AsiaTokyo => naive_ms - TOKYO_OFFSET,
-            Zone::EuropeMadrid => Madrid::default().utc_of_local(naive_ms),
-        }
-    }
-}
+pub use msec_engine::zone::Zone;
 
 /// How a time column is written.
 #[derive(Debug, Clone, PartialEq, Eq)]

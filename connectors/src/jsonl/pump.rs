@@ -83,6 +83,9 @@ impl<R: Read> Pump<R> {
             // error names the exact line it interrupted.
             let (n, short, failed) = self.fill(&mut buf[end..]);
             read_total += n as u64;
+            if self.live && n > 0 {
+                pending.restamp();
+            }
             if first && n > 0 {
                 first = false;
                 if buf[end..end + n].starts_with(b"\xEF\xBB\xBF") {

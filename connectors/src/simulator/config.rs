@@ -50,6 +50,14 @@ pub struct SimulatorConfig {
     /// Expected home incidents per household per simulated day (default 0.5); see
     /// [`IncidentKind`](super::IncidentKind).
     pub incident_rate: f64,
+    /// Wall-clock pace of [`SimulatorSource`](super::SimulatorSource), in records (JSON
+    /// lines: readings, plus bad records when `bad_rate > 0`) per second (default `None`: as
+    /// fast as the pipeline takes them). Paced, records go downstream in small batches, at
+    /// least every millisecond, each stamped with the wall clock when it is sent, so that a
+    /// run stands in for a live feed; event time is still the simulated one. It changes only
+    /// when records are produced, never which: [`simulate`](super::simulate) ignores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pace: Option<f64>,
 }
 
 impl Default for SimulatorConfig {
@@ -67,6 +75,7 @@ impl Default for SimulatorConfig {
             disorder_ms: 0,
             bad_rate: 0.0,
             incident_rate: 0.5,
+            pace: None,
         }
     }
 }
@@ -126,6 +135,11 @@ impl SimulatorConfig {
                 "incident_rate must be in [0, 5] per household-day, got {}",
                 self.incident_rate
             ));
+        }
+        if let Some(pace) = self.pace
+            && !(pace.is_finite() && pace > 0.0 && pace <= 1e9)
+        {
+            return bad(format!("pace must be in (0, 1e9] records/s, got {pace}"));
         }
         if self.households > 99_999 {
             return bad(format!(
@@ -228,6 +242,14 @@ mod tests {
             },
             SimulatorConfig {
                 devices: f64::INFINITY,
+                ..Default::default()
+            },
+            SimulatorConfig {
+                pace: Some(0.0),
+                ..Default::default()
+            },
+            SimulatorConfig {
+                pace: Some(f64::NAN),
                 ..Default::default()
             },
         ] {

@@ -4,12 +4,14 @@
 //! slice plus the disorder buffer, whatever the length of the run.
 
 use std::io::Read;
+use std::time::Instant;
 
 use msec_engine::SensorKind;
 
 use super::config::{Plan, SimulatorConfig};
 use super::emit::Emitter;
 use super::home::Household;
+use super::pace::Pacer;
 use super::park::Park;
 use super::trucks::Trucks;
 use super::{Incident, SimulatorManifest};
@@ -170,12 +172,18 @@ impl Generator {
     }
 }
 
-/// The generator as a byte stream, for the JSON-lines pump.
+/// The generator as a byte stream, for the JSON-lines pump: as fast as it is read, or paced
+/// (whole lines only, at the [`Pacer`]'s rate; each read is one batch).
 #[derive(Debug)]
 pub(crate) struct GenReader {
     pub generator: Generator,
     buf: Vec<u8>,
     pos: usize,
+    pace: Option<Pacer>,
+    /// Complete lines in `buf[pos..]` (kept when paced).
+    lines: u64,
+    /// The generator has nothing more.
+    finished: bool,
 }
 
 impl GenReader {
@@ -184,12 +192,87 @@ impl GenReader {
             generator,
             buf: Vec::new(),
             pos: 0,
+            pace: None,
+            lines: 0,
+            finished: false,
+        }
+    }
+
+    /// Releases lines at `pacer`'s rate.
+    pub fn paced(mut self, pacer: Pacer) -> Self {
+        self.pace = Some(pacer);
+        self
+    }
+
+    /// Appends the next non-empty chunk to the buffer; `false` once the generator is done.
+    fn refill(&mut self) -> bool {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        while !self.finished {
+            let from = self.buf.len();
+            if !self.generator.next_chunk(&mut self.buf) {
+                self.finished = true;
+                break;
+            }
+            let added = memchr::memchr_iter(b'\n', &self.buf[from..]).count() as u64;
+            if added > 0 {
+                self.lines += added;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn read_paced(&mut self, dst: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.pos == self.buf.len() && !self.refill() {
+                return Ok(0);
+            }
+            let Some(pacer) = self.pace.as_mut() else {
+                return Ok(0);
+            };
+            let now = Instant::now();
+            match pacer.poll(now) {
+                Ok(n) => {
+                    let rest = &self.buf[self.pos..];
+                    let limit = dst.len().min(rest.len());
+                    let (mut end, mut k) = (0, 0);
+                    for i in memchr::memchr_iter(b'\n', &rest[..limit]) {
+                        end = i + 1;
+                        k += 1;
+                        if k == n {
+                            break;
+                        }
+                    }
+                    if k == 0 {
+                        // No whole line fits (or a last line without a newline): pass bytes on.
+                        end = limit;
+                    }
+                    dst[..end].copy_from_slice(&rest[..end]);
+                    self.pos += end;
+                    self.lines -= k;
+                    pacer.released(k, now);
+                    return Ok(end);
+                }
+                Err(wake) => {
+                    // Generate ahead in the idle time, else sleep until the next batch.
+                    if self.lines < pacer.low_water() && !self.finished && self.refill() {
+                        continue;
+                    }
+                    std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+                }
+            }
         }
     }
 }
 
 impl Read for GenReader {
     fn read(&mut self, dst: &mut [u8]) -> std::io::Result<usize> {
+        if self.pace.is_some() {
+            return self.read_paced(dst);
+        }
         while self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;

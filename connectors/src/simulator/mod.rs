@@ -37,6 +37,7 @@ mod config;
 pub(crate) mod emit;
 pub(crate) mod generator;
 pub(crate) mod home;
+mod pace;
 pub(crate) mod park;
 pub(crate) mod rng;
 pub(crate) mod trucks;
@@ -52,6 +53,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::config::SimulatorConfig;
 use self::generator::{GenReader, Generator};
+use self::pace::Pacer;
 use crate::error::{ConnectorError, Result};
 use crate::jsonl::new_pump;
 use crate::jsonl::pump::Pump;
@@ -167,18 +169,23 @@ impl SimulatorSource {
     /// The source name, used for provenance.
     pub const NAME: &'static str = "simulator";
 
-    /// A source simulating `cfg`, batching and validating per `pipeline`.
+    /// A source simulating `cfg`, batching and validating per `pipeline`; paced to
+    /// [`SimulatorConfig::pace`] records per wall-clock second when set.
     pub fn new(
         cfg: &SimulatorConfig,
         interner: Arc<Interner>,
         pipeline: &PipelineConfig,
     ) -> Result<Self> {
-        let reader = GenReader::new(Generator::new(cfg)?);
+        let mut reader = GenReader::new(Generator::new(cfg)?);
+        if let Some(rate) = cfg.pace {
+            reader = reader.paced(Pacer::new(rate, pipeline.batch_rows));
+        }
         Ok(Self {
             pump: new_pump(
                 PathBuf::from(Self::NAME),
                 reader,
-                false,
+                // Paced, each read is one batch: flush it as it comes.
+                cfg.pace.is_some(),
                 &interner,
                 pipeline,
             ),
