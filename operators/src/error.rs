@@ -14,6 +14,9 @@ pub enum OperatorError {
         /// What is wrong.
         message: String,
     },
+    /// The alert rules' configuration is invalid (user error).
+    #[error("alert rules: {0}")]
+    Config(String),
     /// Building an output batch failed (internal error).
     #[error(transparent)]
     Engine(#[from] msec_engine::EngineError),

@@ -7,52 +7,26 @@
 //! in the same order — and, since segments are cut by row count, into byte-identical
 //! segments — whatever the number of workers, batch sizes or arrival order.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::gather::GatherPerTime;
 use msec_engine::Interner;
-use msec_engine::runtime::SINK_WORKER;
 use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::Capability;
-use timely::dataflow::operators::generic::Operator;
 
 use super::agg_batch::AggBatch;
 
 /// Canonical ordering of closed windows on the sink worker.
 pub trait OrderWindows<'scope> {
-    /// Gathers each time's windows on worker [`SINK_WORKER`] and emits them sorted.
+    /// Gathers each time's windows on worker [`SINK_WORKER`](msec_engine::runtime::SINK_WORKER) and emits them sorted.
     fn order_windows(self, interner: Arc<Interner>) -> Stream<'scope, u64, Vec<AggBatch>>;
 }
 
 impl<'scope> OrderWindows<'scope> for Stream<'scope, u64, Vec<AggBatch>> {
     fn order_windows(self, interner: Arc<Interner>) -> Stream<'scope, u64, Vec<AggBatch>> {
-        self.unary_frontier(
-            Exchange::new(|_: &AggBatch| SINK_WORKER as u64),
-            "OrderWindows",
-            move |_cap, _info| {
-                let mut stash: BTreeMap<u64, (Capability<u64>, Vec<AggBatch>)> = BTreeMap::new();
-                move |(input, frontier), output| {
-                    input.for_each(|cap, data| {
-                        let Some(&time) = cap.least() else { return };
-                        let entry = stash
-                            .entry(time)
-                            .or_insert_with(|| (cap.delayed(&time, 0), Vec::new()));
-                        entry.1.append(data);
-                    });
-                    while let Some(entry) = stash.first_entry() {
-                        if frontier.less_equal(entry.key()) {
-                            break;
-                        }
-                        let (cap, batches) = entry.remove();
-                        let merged = sorted(&batches, &interner);
-                        if !merged.is_empty() {
-                            output.session(&cap).give(merged);
-                        }
-                    }
-                }
-            },
-        )
+        self.gather_per_time("OrderWindows", move |batches: Vec<AggBatch>| {
+            let merged = sorted(&batches, &interner);
+            (!merged.is_empty()).then_some(merged)
+        })
     }
 }
 
