@@ -24,6 +24,8 @@ pub enum Command {
     Verify(DataArgs),
     /// Run a SQL query over the datasets.
     Sql(SqlArgs),
+    /// List active and recent home-activity alerts from the `alerts` dataset.
+    Alerts(AlertsArgs),
 }
 
 /// Simulator options shared by `simulate` and `run` without `--input`.
@@ -54,6 +56,13 @@ pub struct SimOptions {
     /// Fraction of malformed and out-of-range records.
     #[arg(long)]
     pub bad_rate: Option<f64>,
+    /// Expected injected home incidents per household per simulated day (default 0.5).
+    #[arg(long)]
+    pub incident_rate: Option<f64>,
+    /// `msec run` only: feed the pipeline at this many records per wall-clock second, in
+    /// batches of at most 1 ms, as a live source would (default: as fast as it goes).
+    #[arg(long, value_name = "READINGS_PER_SEC")]
+    pub pace: Option<f64>,
 }
 
 /// `msec simulate`.
@@ -85,7 +94,7 @@ pub struct RunArgs {
     /// Timely worker threads.
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Pipeline configuration (TOML).
+    /// Configuration (TOML): `[pipeline]` settings and the `[alerts]` rules (docs/ALERTS.md).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Allowed lateness in ms.
@@ -100,6 +109,10 @@ pub struct RunArgs {
     /// Tumbling window length of `agg_1m` in ms.
     #[arg(long)]
     pub window_ms: Option<u64>,
+    /// Live alert output: `stdout`, `none`, or a file to append JSON lines to (overrides
+    /// `[alerts] output` in `--config`; default `none`).
+    #[arg(long)]
+    pub alerts_out: Option<String>,
     /// Simulator options (used without `--input`).
     #[command(flatten)]
     pub sim: SimOptions,
@@ -124,4 +137,21 @@ pub struct SqlArgs {
     pub format: String,
     /// The query.
     pub query: String,
+}
+
+/// `msec alerts`.
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Datasets directory.
+    #[arg(long, default_value = "./data")]
+    pub data: PathBuf,
+    /// How many of the most recent alert records to list.
+    #[arg(long, default_value_t = 20)]
+    pub recent: usize,
+    /// Only this household.
+    #[arg(long)]
+    pub household: Option<String>,
+    /// Output format: table, csv or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
 }

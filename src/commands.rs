@@ -8,7 +8,7 @@ use anyhow::Context;
 use msec_connectors::{SimulatorConfig, simulate};
 use msec_queries::{OutputFormat, open_context, run_sql, write_results};
 
-use crate::cli::{Cli, Command, DataArgs, SimOptions, SimulateArgs, SqlArgs};
+use crate::cli::{AlertsArgs, Cli, Command, DataArgs, SimOptions, SimulateArgs, SqlArgs};
 
 /// Runs the command.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -21,6 +21,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Verify(args) => verify_cmd(args),
         Command::Sql(args) => sql_cmd(args),
+        Command::Alerts(args) => alerts_cmd(args),
     }
 }
 
@@ -52,10 +53,19 @@ pub fn simulator_config(opts: &SimOptions) -> SimulatorConfig {
     if let Some(v) = opts.bad_rate {
         cfg.bad_rate = v;
     }
+    if let Some(v) = opts.incident_rate {
+        cfg.incident_rate = v;
+    }
+    cfg.pace = opts.pace;
     cfg
 }
 
 fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    if args.sim.pace.is_some() {
+        anyhow::bail!(
+            "--pace paces the simulator as a live source of `msec run`, not `msec simulate`"
+        );
+    }
     let cfg = simulator_config(&args.sim);
     let to_stdout = args.out.as_os_str() == "-";
     let manifest = if to_stdout {
@@ -129,5 +139,71 @@ fn sql_cmd(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     write_results(&batches, format, &mut out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The SQL behind `msec alerts`: episodes raised and not resolved (most critical first),
+/// then the most recent records.
+pub fn alerts_queries(household: Option<&str>, recent: usize) -> (String, String) {
+    let only = |column: &str| match household {
+        Some(h) => format!(" AND {column} = '{}'", h.replace('\'', "''")),
+        None => String::new(),
+    };
+    let active = format!(
+        "SELECT r.household, r.rule, r.criticity, r.device, r.decision_ts AS since, r.message \
+         FROM alerts r LEFT JOIN (SELECT DISTINCT alert_id FROM alerts WHERE kind = 'resolved') x \
+         ON r.alert_id = x.alert_id \
+         WHERE r.kind = 'raised' AND x.alert_id IS NULL{} \
+         ORDER BY r.criticity DESC, since, r.household, r.rule",
+        only("r.household")
+    );
+    let recent = format!(
+        "SELECT decision_ts AS at, kind, household, rule, criticity, device, message \
+         FROM alerts WHERE true{} \
+         ORDER BY decision_ts DESC, household, rule, kind LIMIT {recent}",
+        only("household")
+    );
+    (active, recent)
+}
+
+fn alerts_cmd(args: AlertsArgs) -> anyhow::Result<ExitCode> {
+    let format: OutputFormat = args
+        .format
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
+    if matches!(format, OutputFormat::Parquet) {
+        anyhow::bail!("msec alerts prints table, csv or json; use msec sql for parquet");
+    }
+    if !args.data.join("alerts").join("_chain.jsonl").exists() {
+        anyhow::bail!(
+            "no alerts dataset under {} (run `msec run --data {}` first)",
+            args.data.display(),
+            args.data.display()
+        );
+    }
+    let (active, recent) = alerts_queries(args.household.as_deref(), args.recent);
+    let runtime = msec_engine::runtime::async_runtime(2)?;
+    let (active, recent) = runtime.block_on(async {
+        let ctx = open_context(&args.data).await?;
+        anyhow::Ok((run_sql(&ctx, &active).await?, run_sql(&ctx, &recent).await?))
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let rows = |b: &[msec_engine::arrow::record_batch::RecordBatch]| {
+        b.iter().map(|b| b.num_rows()).sum::<usize>()
+    };
+    let table = matches!(format, OutputFormat::Table);
+    for (title, batches) in [
+        ("active alerts", &active),
+        ("\nrecent alert records (newest first)", &recent),
+    ] {
+        if table {
+            writeln!(out, "{title}: {}", rows(batches))?;
+            if rows(batches) == 0 {
+                continue;
+            }
+        }
+        write_results(batches, format, &mut out)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,23 +2,34 @@
 //!
 //! ```text
 //! source thread ──bounded──► worker 0 input ─┬─► Sink(readings) ──► sink thread: readings
-//!   (parse, validate,        (timely time =   └─► partition by device ─► TumblingAggregate
-//!    watermark, late)         coarsened wm)        ─► Sink(agg_1m) ──► sink thread: agg_1m
+//!   (parse, validate,        (timely time =   ├─► partition by device ─► TumblingAggregate
+//!    watermark, late)         coarsened wm)   │    ─► Sink(agg_1m) ──► sink thread: agg_1m
+//!                                             └─► route by household ─► AlertRules
+//!                                                  ─► OrderAlerts ─┬─► Sink(alerts) ──► sink thread
+//!                                                                  └─► live alert output
 //!        └─ dead letters ─────────────────────────────────────────► sink thread: dead_letter
 //! ```
+//!
+//! At the end of the input the dataflow's time is advanced to the largest event time seen
+//! before the input closes, so absence rules fire up to the end of the data and no further.
 //!
 //! Each sink thread owns one dataset's writer (its chain stays linear); the catalog is
 //! updated once every sink has sealed its last segment.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use crossbeam_channel::RecvTimeoutError;
-use msec_connectors::{CsvMapping, CsvSource, JsonlSource, SimulatorSource};
+use msec_connectors::{CsvMapping, CsvSource, JsonLinesAlertSink, JsonlSource, SimulatorSource};
 use msec_datasets::{Catalog, DatasetSpec, DatasetWriter, Publication, WriterOptions};
+use msec_engine::alert::AlertSink;
+use msec_engine::arrow::array::{Array, StringArray};
+use msec_engine::arrow::compute::cast;
+use msec_engine::arrow::datatypes::DataType;
 use msec_engine::config::PipelineConfig;
 use msec_engine::dead_letter::{dead_letter_schema, dead_letters_to_record_batch};
 use msec_engine::metrics::Metrics;
@@ -28,8 +39,15 @@ use msec_engine::sink::{Failure, SinkHandle, spawn_sink};
 use msec_engine::source::{Source, SourceSummary, batch_channel};
 use msec_engine::time::coarsen;
 use msec_engine::{Interner, ReadingBatch};
-use msec_operators::{OrderWindows, PartitionReadings, SinkTo, TumblingAggregate, agg_schema};
+use msec_operators::{
+    AlertConfig, AlertLatency, AlertRows, Alerts, KpiLatency, OrderAlerts, OrderKpi, OrderWindows,
+    PartitionReadings, SinkTo, SkipDelivered, TumblingAggregate, agg_schema, alerts_schema,
+    delivered_key, kpi_schema,
+};
 use timely::container::CapacityContainerBuilder;
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Input, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
@@ -57,6 +75,16 @@ pub fn dataset_specs() -> Vec<DatasetSpec> {
         spec(
             "agg_1m",
             "per device and sensor, tumbling event-time windows: count, min, max, avg",
+            "window_start",
+        ),
+        spec(
+            "alerts",
+            "home-activity alerts: one raised and one resolved record per episode",
+            "decision_ts",
+        ),
+        spec(
+            "kpi_latency",
+            "per source and device, per window: delivery latency, inter-arrival time and alert latency (count, p50, p95, p99, max)",
             "window_start",
         ),
         spec(
@@ -93,6 +121,69 @@ fn pipeline_config(args: &RunArgs) -> anyhow::Result<PipelineConfig> {
     Ok(cfg)
 }
 
+/// Reads the `[alerts]` rules from `--config` (defaults without it).
+fn alert_config(args: &RunArgs) -> anyhow::Result<AlertConfig> {
+    match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading configuration {}", path.display()))?;
+            AlertConfig::from_toml_str(&text)
+                .with_context(|| format!("configuration {}", path.display()))
+        }
+        None => Ok(AlertConfig::default()),
+    }
+}
+
+/// Opens the live alert output: `--alerts-out`, else `[alerts] output`, else none.
+fn live_alert_output(
+    args: &RunArgs,
+    alerts: &AlertConfig,
+) -> anyhow::Result<Option<Box<dyn AlertSink>>> {
+    let chosen = args.alerts_out.as_deref().or(alerts.output.as_deref());
+    Ok(match chosen {
+        None | Some("none") => None,
+        Some("stdout" | "-") => Some(Box::new(JsonLinesAlertSink::stdout())),
+        Some(path) => Some(Box::new(
+            JsonLinesAlertSink::file(Path::new(path))
+                .with_context(|| format!("opening the live alert output {path}"))?,
+        )),
+    })
+}
+
+/// The `alert_id/kind` of every record already in the `alerts` dataset under `data`, so
+/// that a run over readings an earlier run saw delivers no alert twice.
+fn delivered_alerts(data: &Path) -> anyhow::Result<HashSet<String>> {
+    let mut delivered = HashSet::new();
+    if !data.join("alerts").join("_chain.jsonl").exists() {
+        return Ok(delivered);
+    }
+    let runtime = msec_engine::runtime::async_runtime(1)?;
+    let batches = runtime
+        .block_on(async {
+            let ctx = msec_queries::open_context(data).await?;
+            msec_queries::run_sql(&ctx, "SELECT alert_id, kind FROM alerts").await
+        })
+        .with_context(|| format!("reading the alerts already in {}", data.display()))?;
+    for batch in &batches {
+        // Strings may come back as views: read them as plain UTF-8.
+        let text = |i: usize| cast(batch.column(i), &DataType::Utf8);
+        let (ids, kinds) = (text(0)?, text(1)?);
+        let (Some(ids), Some(kinds)) = (
+            ids.as_any().downcast_ref::<StringArray>(),
+            kinds.as_any().downcast_ref::<StringArray>(),
+        ) else {
+            bail!(
+                "the alerts dataset in {} has an unexpected schema",
+                data.display()
+            );
+        };
+        for i in 0..batch.num_rows() {
+            delivered.insert(delivered_key(ids.value(i), kinds.value(i)));
+        }
+    }
+    Ok(delivered)
+}
+
 type SinkJoin = msec_engine::sink::SinkJoin<DatasetWriter>;
 
 /// The input of a run.
@@ -113,6 +204,8 @@ fn open_sink(
     let schema = match spec.name.as_str() {
         "readings" => readings_schema(),
         "agg_1m" => agg_schema(),
+        "alerts" => alerts_schema(),
+        "kpi_latency" => kpi_schema(),
         "dead_letter" => dead_letter_schema(),
         other => bail!("no schema for dataset {other}"),
     };
@@ -131,6 +224,8 @@ fn open_sink(
 pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let cfg = pipeline_config(&args)?;
+    let alert_cfg = Arc::new(alert_config(&args)?);
+    let live_alerts = Arc::new(Mutex::new(live_alert_output(&args, &alert_cfg)?));
     let data: PathBuf = args.data.clone();
     let specs = dataset_specs();
     let interner = Interner::shared();
@@ -166,13 +261,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
 
     std::fs::create_dir_all(&data)
         .with_context(|| format!("creating data directory {}", data.display()))?;
+    let delivered = Arc::new(delivered_alerts(&data)?);
     let mut sinks = Vec::new();
     for spec in &specs {
         sinks.push(open_sink(&data, spec, &cfg)?);
     }
-    let [readings_sink, agg_sink, dead_sink] =
-        [sinks[0].0.clone(), sinks[1].0.clone(), sinks[2].0.clone()];
+    let [readings_sink, agg_sink, alerts_sink, kpi_sink, dead_sink] = [
+        sinks[0].0.clone(),
+        sinks[1].0.clone(),
+        sinks[2].0.clone(),
+        sinks[3].0.clone(),
+        sinks[4].0.clone(),
+    ];
 
+    // Stdin is a live input: when it is idle, event time advances with the wall clock.
+    let live_input = args.input.as_deref().is_some_and(|p| p.as_os_str() == "-");
     // The source runs on its own thread behind a bounded channel (backpressure).
     let (tx, rx) = batch_channel("source", cfg.channel_capacity);
     // `source_done` is set only when the source read its whole input: a channel that closes
@@ -203,6 +306,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         let metrics = metrics.clone();
         let failed = failed.clone();
         let source_done = Arc::clone(&source_done);
+        let alert_cfg = Arc::clone(&alert_cfg);
+        let live_alerts = Arc::clone(&live_alerts);
+        let delivered = Arc::clone(&delivered);
+        let live = live_input;
         move |worker: &mut timely::worker::Worker| -> Result<Duration, String> {
             let index = worker.index();
             let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<ReadingBatch>>>::new();
@@ -215,8 +322,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                     metrics.operator("sink_readings", index),
                     failed.clone(),
                 );
-                let aggregates = readings
-                    .partition_by_device()
+                let by_device = readings.clone().partition_by_device();
+                let aggregates = by_device
+                    .clone()
                     .tumbling_aggregate(cfg.window_ms, metrics.operator("agg_1m", index))
                     .order_windows(Arc::clone(&interner))
                     .probe_with(&probe);
@@ -224,6 +332,42 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                     agg_sink.clone(),
                     Arc::clone(&interner),
                     metrics.operator("sink_agg_1m", index),
+                    failed.clone(),
+                );
+                let alerts = readings
+                    .alerts(
+                        Arc::clone(&alert_cfg),
+                        Arc::clone(&interner),
+                        metrics.operator("alerts", index),
+                    )
+                    .order_alerts(Arc::clone(&alert_cfg), Arc::clone(&interner))
+                    .skip_delivered(Arc::clone(&delivered))
+                    .probe_with(&probe);
+                publish_live(
+                    alerts.clone(),
+                    &live_alerts,
+                    metrics.operator("live_alerts", index),
+                    failed.clone(),
+                );
+                alerts.clone().sink_to(
+                    alerts_sink.clone(),
+                    Arc::clone(&interner),
+                    metrics.operator("sink_alerts", index),
+                    failed.clone(),
+                );
+                let kpi = by_device
+                    .kpi_latency(
+                        alerts.alert_latencies(Arc::clone(&interner)),
+                        cfg.kpi_window_ms,
+                        cfg.kpi_target_gap_ms,
+                        metrics.operator("kpi_latency", index),
+                    )
+                    .order_kpi(Arc::clone(&interner))
+                    .probe_with(&probe);
+                kpi.sink_to(
+                    kpi_sink.clone(),
+                    Arc::clone(&interner),
+                    metrics.operator("sink_kpi_latency", index),
                     failed.clone(),
                 );
             });
@@ -234,6 +378,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             let started = Instant::now();
             let mut idle = Duration::ZERO;
             let mut time = 0u64;
+            let mut max_ts = i64::MIN;
+            // Wall-clock progress of event time while a live source is idle (DESIGN §5).
+            let idle_timeout = Duration::from_millis(cfg.idle_timeout_ms);
+            let mut last_data = Instant::now();
+            let mut last_watermark: Option<i64> = None;
+            let mut clock_ahead = false;
             // Any error here is recorded in `failed` before `input` is dropped, so the windows
             // flushed by the emptied frontier are not handed to the sinks.
             let fail = |message: String| {
@@ -245,7 +395,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                 let received = rx.recv_timeout(Duration::from_millis(2));
                 idle += wait.elapsed();
                 match received {
-                    Ok(batch) => {
+                    Ok(mut batch) => {
+                        last_data = Instant::now();
+                        if clock_ahead {
+                            // Time moved on without this data: what it passed is late.
+                            let behind = i64::try_from(time).unwrap_or(i64::MAX);
+                            let late = batch.readings.split_behind(behind, &interner);
+                            batch.dead_letters.extend(late);
+                        }
                         if !batch.dead_letters.is_empty() {
                             dead_letters_to_record_batch(&batch.dead_letters)
                                 .map_err(|e| e.to_string())
@@ -253,12 +410,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                                 .map_err(|e| fail(format!("sink dead_letter: {e}")))?;
                         }
                         if !batch.readings.is_empty() {
+                            max_ts = batch.readings.ts.iter().fold(max_ts, |m, t| m.max(*t));
                             input.send(batch.readings);
                         }
                         if let Some(wm) = batch.watermark {
+                            last_watermark = Some(wm);
                             let t = coarsen(wm, cfg.watermark_granularity_ms);
                             if t > time {
                                 time = t;
+                                clock_ahead = false;
                                 input.advance_to(t);
                             }
                         }
@@ -272,6 +432,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                         }
                     }
                     Err(RecvTimeoutError::Timeout) => {
+                        let quiet = last_data.elapsed();
+                        if live
+                            && !idle_timeout.is_zero()
+                            && quiet >= idle_timeout
+                            && let Some(wm) = last_watermark
+                        {
+                            let now = wm.saturating_add(quiet.as_millis() as i64);
+                            let t = coarsen(now, cfg.watermark_granularity_ms);
+                            if t > time {
+                                time = t;
+                                clock_ahead = true;
+                                input.advance_to(t);
+                            }
+                        }
                         worker.step();
                     }
                     Err(RecvTimeoutError::Disconnected) => {
@@ -279,6 +453,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                             return Err(fail(
                                 "the source stopped before the end of its input".into(),
                             ));
+                        }
+                        // Everything up to the largest event time seen is complete: deadlines
+                        // up to it may fire, later ones may not.
+                        let end = u64::try_from(max_ts).unwrap_or(0);
+                        if end > time {
+                            input.advance_to(end);
                         }
                         break;
                     }
@@ -337,6 +517,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             None
         }
     };
+    if let Some(mut live) = live_alerts.lock().ok().and_then(|mut l| l.take())
+        && let Err(e) = live.close()
+    {
+        errors.push(e.into());
+    }
     let mut worker_busy = Duration::ZERO;
     for r in worker_results {
         match r {
@@ -382,4 +567,36 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         stages,
         elapsed: started.elapsed(),
     })
+}
+
+/// The live alert output, fed on the sink worker (the only worker `order_alerts` emits on)
+/// with each batch of decisions as soon as the frontier makes them final. A failing output
+/// fails the run: an alert a caregiver never receives is not a detail.
+fn publish_live(
+    alerts: Stream<'_, u64, Vec<AlertRows>>,
+    live: &Arc<Mutex<Option<Box<dyn AlertSink>>>>,
+    counters: Arc<msec_engine::metrics::OperatorCounters>,
+    failed: Failure,
+) {
+    let live = Arc::clone(live);
+    alerts.sink(Pipeline, "LiveAlerts", move |(input, _frontier)| {
+        input.for_each(|_cap, data| {
+            for rows in data.drain(..) {
+                if rows.0.is_empty() || failed.is_set() {
+                    continue;
+                }
+                counters.add_in(rows.0.len());
+                let Ok(mut guard) = live.lock() else {
+                    failed.set(String::from("live alert output: lock poisoned"));
+                    return;
+                };
+                if let Some(sink) = guard.as_mut() {
+                    match sink.publish(&rows.0) {
+                        Ok(()) => counters.add_out(rows.0.len()),
+                        Err(e) => failed.set(e.to_string()),
+                    }
+                }
+            }
+        });
+    });
 }

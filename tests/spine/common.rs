@@ -39,7 +39,10 @@ pub fn s(p: &Path) -> &str {
 /// Simulates into `dir/name.jsonl` and returns the path and the manifest.
 pub fn simulate(dir: &Path, name: &str, extra: &[&str]) -> (PathBuf, serde_json::Value) {
     let path = dir.join(format!("{name}.jsonl"));
-    let mut args = vec!["simulate", "--out", s(&path), "--households", "10"];
+    let mut args = vec!["simulate", "--out", s(&path)];
+    if !extra.contains(&"--households") {
+        args.extend_from_slice(&["--households", "10"]);
+    }
     if !extra.contains(&"--hours") {
         args.extend_from_slice(&["--hours", "0.5"]);
     }

@@ -21,11 +21,14 @@ fn sql_formats_catalog_and_errors() {
     ]);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "name,rows", "header row");
-    assert_eq!(lines.len(), 4, "{csv}");
+    assert_eq!(lines.len(), 6, "{csv}");
     assert!(
         lines[1].starts_with("agg_1m,")
-            && lines[2].starts_with("dead_letter,")
-            && lines[3].starts_with("readings,")
+            && lines[2].starts_with("alerts,")
+            && lines[3].starts_with("dead_letter,")
+            && lines[4].starts_with("kpi_latency,")
+            && lines[5].starts_with("readings,"),
+        "{csv}"
     );
 
     let table = ok(&["sql", "--data", d, "SELECT count(*) AS n FROM readings"]);

@@ -49,7 +49,7 @@ fn intact_run_verifies_and_each_tamper_is_caught() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = fresh_run(dir.path());
     let out = ok(&["verify", "--data", s(&data)]);
-    assert_eq!(out.lines().count(), 3, "one line per dataset: {out}");
+    assert_eq!(out.lines().count(), 5, "one line per dataset: {out}");
 
     // 1. A byte changed inside a segment.
     let segs = segments(&data.join("readings"));
