@@ -1,6 +1,7 @@
 //! The batch a text source is filling: readings and dead letters of one stretch of input,
 //! and how it is handed downstream as a [`SourceBatch`].
 
+use msec_engine::report::ReportBatch;
 use msec_engine::source::{BatchSender, SourceBatch, SourceSummary};
 use msec_engine::time::now_ms;
 use msec_engine::{DeadLetter, EngineError, ReadingBatch};
@@ -9,6 +10,8 @@ use msec_engine::{DeadLetter, EngineError, ReadingBatch};
 pub(crate) struct Pending {
     /// Valid readings.
     pub(crate) readings: ReadingBatch,
+    /// Valid citizen reports.
+    pub(crate) reports: ReportBatch,
     /// Rejected records, in input order.
     pub(crate) dead: Vec<DeadLetter>,
     /// Input records consumed.
@@ -25,6 +28,7 @@ impl Pending {
     pub(crate) fn new(source_id: u32, batch_rows: usize) -> Self {
         Self {
             readings: ReadingBatch::with_capacity(source_id, batch_rows.min(1 << 16)),
+            reports: ReportBatch::new(source_id),
             dead: Vec::new(),
             records: 0,
             bytes: 0,
@@ -36,7 +40,7 @@ impl Pending {
     /// input (a live pipe, the paced simulator) calls it when input arrives, so that the
     /// readings are not stamped with the time the wait began.
     pub(crate) fn restamp(&mut self) {
-        if self.records == 0 && self.bytes == 0 && self.dead.is_empty() {
+        if self.records == 0 && self.bytes == 0 && self.dead.is_empty() && self.reports.is_empty() {
             self.now = now_ms();
         }
     }
@@ -50,13 +54,14 @@ impl Pending {
         summary: &mut SourceSummary,
         out: &BatchSender,
     ) -> Result<bool, EngineError> {
-        if self.records == 0 && self.bytes == 0 && self.dead.is_empty() {
+        if self.records == 0 && self.bytes == 0 && self.dead.is_empty() && self.reports.is_empty() {
             return Ok(false);
         }
         let next = Pending::new(self.readings.source, batch_rows);
         let done = std::mem::replace(self, next);
         let batch = SourceBatch {
             readings: done.readings,
+            reports: done.reports,
             dead_letters: done.dead,
             watermark,
             records: done.records,

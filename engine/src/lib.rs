@@ -4,6 +4,7 @@
 //! the `msec` binary) speaks the types defined here:
 //!
 //! * [`reading`] — the canonical reading as a columnar [`ReadingBatch`] and its Arrow schema;
+//! * [`report`] — citizens' photo reports as a columnar [`report::ReportBatch`];
 //! * [`sensor`] — the sensor kinds msec knows and their physical ranges;
 //! * [`intern`] — the device-id interner (ids are `u32` on the hot path, strings only at the edges);
 //! * [`dead_letter`] — rejected records with their raw bytes, position and reason;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod intern;
 pub mod metrics;
 pub mod reading;
+pub mod report;
 pub mod runtime;
 pub mod sensor;
 pub mod sink;

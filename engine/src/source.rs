@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::error::{EngineError, Result};
 use crate::reading::ReadingBatch;
+use crate::report::ReportBatch;
 
 /// One unit of work from a source: validated readings, the records it rejected, and the
 /// source's watermark after them.
@@ -21,6 +22,8 @@ use crate::reading::ReadingBatch;
 pub struct SourceBatch {
     /// Validated, on-time readings.
     pub readings: ReadingBatch,
+    /// Validated, on-time citizen reports (empty for sensor sources).
+    pub reports: ReportBatch,
     /// Rejected records, in input order.
     pub dead_letters: Vec<DeadLetter>,
     /// Watermark after this batch (max event time seen − lateness), if any record was seen.
