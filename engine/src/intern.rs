@@ -134,10 +134,83 @@ impl InternCache {
     }
 }
 
+/// Sort keys for interned names that do not depend on interning order: a 64-bit FNV-1a hash
+/// of the name, computed once per id. Sorting output rows by it (then by name on the
+/// astronomically rare hash tie, see [`NameKeys::cmp`]) gives the same order in every run
+/// — whatever order the names were first seen in — at the price of an integer compare per
+/// row instead of a lock and a string compare.
+#[derive(Debug)]
+pub struct NameKeys {
+    interner: Arc<Interner>,
+    keys: Vec<u64>,
+}
+
+impl NameKeys {
+    /// Keys over `interner`.
+    pub fn new(interner: Arc<Interner>) -> Self {
+        Self {
+            interner,
+            keys: Vec::new(),
+        }
+    }
+
+    /// The key of `id` (0 is never a key: it marks "not computed").
+    pub fn key(&mut self, id: u32) -> u64 {
+        let i = id as usize;
+        if i >= self.keys.len() {
+            self.keys.resize(i + 1, 0);
+        }
+        if self.keys[i] == 0 {
+            let name = self.interner.name(id).unwrap_or_else(|| Arc::from(""));
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in name.as_bytes() {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            self.keys[i] = h.max(1);
+        }
+        self.keys[i]
+    }
+
+    /// Orders two ids by key, then by name (only on a hash tie between distinct names).
+    pub fn cmp(&mut self, a: u32, b: u32) -> std::cmp::Ordering {
+        if a == b {
+            return std::cmp::Ordering::Equal;
+        }
+        self.key(a)
+            .cmp(&self.key(b))
+            .then_with(|| self.interner.name(a).cmp(&self.interner.name(b)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use datafusion::arrow::array::Array;
+
+    #[test]
+    fn name_keys_ignore_interning_order() {
+        let (one, two) = (Interner::shared(), Interner::shared());
+        for n in ["home-001-bed", "home-002-door", "llamas-env-01"] {
+            one.intern(n);
+        }
+        for n in ["llamas-env-01", "home-002-door", "home-001-bed"] {
+            two.intern(n);
+        }
+        let (mut k1, mut k2) = (
+            NameKeys::new(Arc::clone(&one)),
+            NameKeys::new(Arc::clone(&two)),
+        );
+        let order = |keys: &mut NameKeys, interner: &Interner| {
+            let mut ids: Vec<u32> = (0..3).collect();
+            ids.sort_by(|a, b| keys.cmp(*a, *b));
+            ids.iter()
+                .map(|i| interner.name(*i).expect("name").to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(order(&mut k1, &one), order(&mut k2, &two));
+        assert_eq!(k1.key(0), k2.key(2));
+    }
 
     #[test]
     fn ids_are_dense_and_stable() {

@@ -3,7 +3,8 @@
 //! Workers close the same windows at the same timely time (the window's end), but their
 //! batches reach the sink worker in scheduling order. This operator gathers, on one worker,
 //! everything stamped with a time until the frontier passes it, and emits it as one batch
-//! sorted by (window start, device name, sensor name). `agg_1m` is then written row for row
+//! sorted by (window start, device, sensor), devices ordered by a hash of their *name*
+//! ([`NameKeys`]), never by interned id. `agg_1m` is then written row for row
 //! in the same order — and, since segments are cut by row count, into byte-identical
 //! segments — whatever the number of workers, batch sizes or arrival order.
 
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use crate::gather::GatherPerTime;
 use msec_engine::Interner;
+use msec_engine::intern::NameKeys;
 use timely::dataflow::Stream;
 
 use super::agg_batch::AggBatch;
@@ -23,25 +25,28 @@ pub trait OrderWindows<'scope> {
 
 impl<'scope> OrderWindows<'scope> for Stream<'scope, u64, Vec<AggBatch>> {
     fn order_windows(self, interner: Arc<Interner>) -> Stream<'scope, u64, Vec<AggBatch>> {
+        let mut keys = NameKeys::new(interner);
         self.gather_per_time("OrderWindows", move |batches: Vec<AggBatch>| {
-            let merged = sorted(&batches, &interner);
+            let merged = sorted(&batches, &mut keys);
             (!merged.is_empty()).then_some(merged)
         })
     }
 }
 
-/// All rows of `batches`, sorted by (window start, device name, sensor name).
-fn sorted(batches: &[AggBatch], interner: &Interner) -> AggBatch {
-    let mut rows: Vec<(i64, Arc<str>, &'static str, &AggBatch, usize)> = batches
+/// All rows of `batches`, sorted by (window start, device name key, sensor).
+fn sorted(batches: &[AggBatch], keys: &mut NameKeys) -> AggBatch {
+    let mut rows: Vec<(i64, u64, u8, &AggBatch, usize)> = batches
         .iter()
-        .flat_map(|b| {
-            (0..b.len()).map(move |i| {
-                let name = interner.name(b.device[i]).unwrap_or_else(|| Arc::from(""));
-                (b.window_start[i], name, b.sensor[i].name(), b, i)
-            })
-        })
+        .flat_map(|b| (0..b.len()).map(move |i| (b.window_start[i], 0, b.sensor[i].code(), b, i)))
         .collect();
-    rows.sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+    for row in &mut rows {
+        row.1 = keys.key(row.3.device[row.4]);
+    }
+    rows.sort_unstable_by(|a, b| {
+        (a.0, a.1, a.2)
+            .cmp(&(b.0, b.1, b.2))
+            .then_with(|| keys.cmp(a.3.device[a.4], b.3.device[b.4]))
+    });
     let mut out = AggBatch::default();
     for (_, _, _, b, i) in rows {
         out.device.push(b.device[i]);
