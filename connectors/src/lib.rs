@@ -10,6 +10,7 @@
 //! | --- | --- |
 //! | [`alert_out`] | [`JsonLinesAlertSink`]: live alerts as JSON lines on stdout or in a file |
 //! | [`csv`] | [`CsvSource`]: delimited logs (`,` `;` tab, optional header and quoting) mapped onto readings by a [`CsvMapping`] (TOML), with local-time zones |
+//! | [`frames`] | [`FramesSource`]: LoRaWAN uplink frames (Helium NDJSON, Elsys EMS payloads: decoded or raw TLV) of one or more files merged by event time, re-delivered and repeated frames dead-lettered as `duplicate` |
 //! | [`jsonl`] | [`JsonlSource`]: JSON-lines files (`.gz`, stdin), a fast flat-JSON scanner, validation into readings or dead letters |
 //! | [`simulator`] | [`simulate`], [`SimulatorSource`]: a deterministic simulation of the Santander and Fujisawa pilots, with bounded disorder, bad records and injected home incidents ([`SimulatorManifest`]) |
 //! | [`error`] | [`ConnectorError`]: whose fault, retryable or not |
@@ -43,6 +44,7 @@
 pub mod alert_out;
 pub mod csv;
 pub mod error;
+pub mod frames;
 pub mod jsonl;
 mod pending;
 pub mod simulator;
@@ -51,6 +53,7 @@ mod validate;
 pub use alert_out::JsonLinesAlertSink;
 pub use csv::{CsvMapping, CsvSource};
 pub use error::{ConnectorError, Fault, Result};
+pub use frames::FramesSource;
 pub use jsonl::JsonlSource;
 pub use simulator::{
     Incident, IncidentKind, SimulatorConfig, SimulatorManifest, SimulatorSource, simulate,

@@ -30,6 +30,9 @@ pub enum DeadLetterReason {
     FutureTs,
     /// Event time below the watermark at arrival.
     Late,
+    /// A second copy of a reading: same (device, sensor, event time) as one already kept
+    /// (removed by the veracity operator, `msec_operators::veracity`).
+    Duplicate,
 }
 
 impl DeadLetterReason {
@@ -42,6 +45,7 @@ impl DeadLetterReason {
         Self::OutOfRange,
         Self::FutureTs,
         Self::Late,
+        Self::Duplicate,
     ];
 
     /// The stable name written to datasets.
@@ -54,6 +58,7 @@ impl DeadLetterReason {
             Self::OutOfRange => "out_of_range",
             Self::FutureTs => "future_ts",
             Self::Late => "late",
+            Self::Duplicate => "duplicate",
         }
     }
 }

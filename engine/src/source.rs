@@ -43,6 +43,8 @@ pub struct SourceSummary {
     pub bytes: u64,
     /// Readings accepted.
     pub readings: u64,
+    /// Citizen reports accepted.
+    pub reports: u64,
     /// Rejected records per reason.
     pub dead_letters: BTreeMap<DeadLetterReason, u64>,
 }
@@ -53,6 +55,7 @@ impl SourceSummary {
         self.records += batch.records;
         self.bytes += batch.bytes;
         self.readings += batch.readings.len() as u64;
+        self.reports += batch.reports.len() as u64;
         for dl in &batch.dead_letters {
             *self.dead_letters.entry(dl.reason).or_default() += 1;
         }

@@ -26,6 +26,9 @@ use msec_engine::intern::InternCache;
 use msec_engine::time::{Arrival, WatermarkTracker};
 use msec_engine::{DeadLetter, DeadLetterReason, ReadingBatch, SensorKind};
 
+use msec_engine::report::ReportBatch;
+
+use super::report::looks_like_report;
 use super::scan::{JStr, Val, scan_object, unescape_into};
 use crate::validate::{Reject, check_event_time, check_position, excerpt, reject};
 
@@ -111,6 +114,49 @@ impl Decoder {
             Ok(v) => out.push(v.device, v.sensor, v.ts, v.value, v.lat, v.lon, now, offset),
             Err(r) => dead.push(self.dead_letter(line, offset, now, r)),
         }
+    }
+
+    /// Like [`decode`](Self::decode), but a line that is a citizen report (see
+    /// [`super::report`]) goes to `reports`.
+    pub(crate) fn decode_any(
+        &mut self,
+        line: &[u8],
+        offset: u64,
+        now: i64,
+        out: &mut ReadingBatch,
+        reports: &mut ReportBatch,
+        dead: &mut Vec<DeadLetter>,
+    ) {
+        let before = dead.len();
+        self.decode(line, offset, now, out, dead);
+        if dead.len() > before
+            && dead[before].reason == DeadLetterReason::MissingField
+            && dead[before].detail.contains("`device`")
+            && looks_like_report(line)
+        {
+            dead.truncate(before);
+            self.decode_report(line, offset, now, reports, dead);
+        }
+    }
+
+    /// The event-time tracker (shared by readings and reports of the source).
+    pub(crate) fn tracker_mut(&mut self) -> &mut WatermarkTracker {
+        &mut self.tracker
+    }
+
+    /// How far ahead of the wall clock an event time may be, ms.
+    pub(crate) fn max_future(&self) -> i64 {
+        self.max_future_ms
+    }
+
+    /// Interns a name (device, reporter, theme).
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        self.devices.intern(name)
+    }
+
+    /// A dead letter for `raw` with the rejection `r`.
+    pub(crate) fn reject_line(&self, raw: &[u8], offset: u64, now: i64, r: Reject) -> DeadLetter {
+        self.dead_letter(raw, offset, now, r)
     }
 
     /// Builds a dead letter for a line rejected outside [`decode`](Self::decode) (e.g. too long).

@@ -26,6 +26,7 @@
 
 pub(crate) mod decode;
 pub(crate) mod pump;
+pub(crate) mod report;
 pub(crate) mod scan;
 
 use std::fs::File;

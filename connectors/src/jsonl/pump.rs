@@ -192,8 +192,14 @@ impl<R: Read> Pump<R> {
             return;
         }
         p.records += 1;
-        self.decoder
-            .decode(line, line_no, p.now, &mut p.readings, &mut p.dead);
+        self.decoder.decode_any(
+            line,
+            line_no,
+            p.now,
+            &mut p.readings,
+            &mut p.reports,
+            &mut p.dead,
+        );
     }
 
     fn finish_overlong(&mut self, skip: Overlong, p: &mut Pending) {

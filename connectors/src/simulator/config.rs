@@ -50,6 +50,13 @@ pub struct SimulatorConfig {
     /// Expected home incidents per household per simulated day (default 0.5); see
     /// [`IncidentKind`](super::IncidentKind).
     pub incident_rate: f64,
+    /// Citizens posting photo reports in Fujisawa, `citizen-0001`… (default 0); see
+    /// `reports.rs`.
+    #[serde(default)]
+    pub reporters: usize,
+    /// Reports per citizen per hour, while active (07:00–21:00 local; default 6.0).
+    #[serde(default)]
+    pub report_rate: f64,
     /// Wall-clock pace of [`SimulatorSource`](super::SimulatorSource), in records (JSON
     /// lines: readings, plus bad records when `bad_rate > 0`) per second (default `None`: as
     /// fast as the pipeline takes them). Paced, records go downstream in small batches, at
@@ -75,6 +82,8 @@ impl Default for SimulatorConfig {
             disorder_ms: 0,
             bad_rate: 0.0,
             incident_rate: 0.5,
+            reporters: 0,
+            report_rate: 6.0,
             pace: None,
         }
     }
@@ -140,6 +149,18 @@ impl SimulatorConfig {
             && !(pace.is_finite() && pace > 0.0 && pace <= 1e9)
         {
             return bad(format!("pace must be in (0, 1e9] records/s, got {pace}"));
+        }
+        if self.reporters > 99_999 {
+            return bad(format!(
+                "reporters must be at most 9999, got {}",
+                self.reporters
+            ));
+        }
+        if !(self.report_rate.is_finite() && (0.0..=3600.0).contains(&self.report_rate)) {
+            return bad(format!(
+                "report_rate must be in [0, 3600] per citizen-hour, got {}",
+                self.report_rate
+            ));
         }
         if self.households > 99_999 {
             return bad(format!(

@@ -27,7 +27,8 @@ use std::io::Write;
 
 use msec_engine::{DeadLetterReason, SensorKind};
 
-use super::generator::{Devices, SimReading};
+use super::generator::{Devices, SimReading, SimReport};
+use super::reports::THEMES;
 use super::rng::{Rng, round_to, stream};
 
 /// The kinds of bad records, in the order they are drawn.
@@ -84,6 +85,8 @@ pub(crate) struct Emitter {
     pub records: u64,
     /// Valid readings written.
     pub readings: u64,
+    /// Citizen reports written.
+    pub reports: u64,
     bad: [u64; 5],
 }
 
@@ -99,6 +102,7 @@ impl Emitter {
             line: Vec::with_capacity(256),
             records: 0,
             readings: 0,
+            reports: 0,
             bad: [0; 5],
         }
     }
@@ -142,6 +146,11 @@ impl Emitter {
 
     fn write(&mut self, r: &SimReading, out: &mut Vec<u8>, devices: &Devices) {
         self.records += 1;
+        if let Some(report) = r.report {
+            self.reports += 1;
+            write_report(out, r, report, devices);
+            return;
+        }
         if self.bad_rate > 0.0 && !r.evidence && self.bad_rng.chance(self.bad_rate) {
             let k = self.bad_rng.below(BAD_KINDS.len() as u64) as usize;
             self.bad[k] += 1;
@@ -290,6 +299,33 @@ fn write_line(
         out.push(b'{');
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// Writes a citizen report line: `report_id, reporter, ts, lat, lon, theme, smile,
+/// photo_digest`.
+fn write_report(out: &mut Vec<u8>, r: &SimReading, report: SimReport, devices: &Devices) {
+    out.extend_from_slice(b"{\"report_id\":\"r-");
+    int(out, i64::from(report.seq));
+    out.extend_from_slice(b"\",\"reporter\":");
+    quoted(out, devices.name(r.device));
+    out.extend_from_slice(b",\"ts\":");
+    int(out, r.ts);
+    let (lat, lon) = r.pos.unwrap_or((0.0, 0.0));
+    out.extend_from_slice(b",\"lat\":");
+    float(out, lat);
+    out.extend_from_slice(b",\"lon\":");
+    float(out, lon);
+    out.extend_from_slice(b",\"theme\":");
+    quoted(out, THEMES[report.theme as usize % THEMES.len()].0);
+    out.extend_from_slice(b",\"smile\":");
+    float(out, r.value);
+    out.extend_from_slice(
+        format!(
+            ",\"photo_digest\":\"{:016x}{:016x}\"}}\n",
+            report.digest[0], report.digest[1]
+        )
+        .as_bytes(),
+    );
 }
 
 fn quoted(out: &mut Vec<u8>, s: &str) {

@@ -13,6 +13,7 @@ use super::emit::Emitter;
 use super::home::Household;
 use super::pace::Pacer;
 use super::park::Park;
+use super::reports::Citizens;
 use super::trucks::Trucks;
 use super::{Incident, SimulatorManifest};
 use crate::error::Result;
@@ -27,6 +28,19 @@ pub(crate) struct SimReading {
     pub pos: Option<(f64, f64)>,
     /// Evidence of an incident: never replaced by a bad record.
     pub evidence: bool,
+    /// A citizen report rather than a reading: `device` is the reporter, `value` the smile.
+    pub report: Option<SimReport>,
+}
+
+/// What makes a [`SimReading`] a citizen report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SimReport {
+    /// Report number (`r-<seq>`).
+    pub seq: u32,
+    /// Index into [`THEMES`](super::reports::THEMES).
+    pub theme: u8,
+    /// The photo's digest.
+    pub digest: [u64; 2],
 }
 
 impl SimReading {
@@ -38,6 +52,7 @@ impl SimReading {
             value,
             pos: None,
             evidence: false,
+            report: None,
         }
     }
 
@@ -75,6 +90,7 @@ pub(crate) struct Generator {
     park: Park,
     trucks: Trucks,
     homes: Vec<Household>,
+    citizens: Citizens,
     slice: Vec<SimReading>,
     emitter: Emitter,
     incidents: Vec<Incident>,
@@ -113,8 +129,16 @@ impl Generator {
                 )
             })
             .collect();
+        let citizens = Citizens::new(
+            cfg.seed,
+            cfg.start_ms,
+            cfg.reporters,
+            cfg.report_rate,
+            &mut devices,
+        );
         Ok(Self {
             cursor: cfg.start_ms,
+            citizens,
             devices,
             park,
             trucks,
@@ -148,6 +172,7 @@ impl Generator {
         for home in &mut self.homes {
             home.generate(to, &mut self.slice, &mut self.incidents);
         }
+        self.citizens.generate(to, &mut self.slice);
         self.slice.sort_by_key(|r| r.ts);
         for r in self.slice.drain(..) {
             self.emitter.push(r, out, &self.devices);
@@ -166,6 +191,7 @@ impl Generator {
         SimulatorManifest {
             records: self.emitter.records,
             readings: self.emitter.readings,
+            reports: self.emitter.reports,
             bad: self.emitter.bad_counts(),
             incidents,
         }

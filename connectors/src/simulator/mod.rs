@@ -39,6 +39,7 @@ pub(crate) mod generator;
 pub(crate) mod home;
 mod pace;
 pub(crate) mod park;
+pub(crate) mod reports;
 pub(crate) mod rng;
 pub(crate) mod trucks;
 
@@ -126,6 +127,9 @@ pub struct SimulatorManifest {
     pub records: u64,
     /// Valid readings written.
     pub readings: u64,
+    /// Citizen reports written (not counted in `readings`).
+    #[serde(default)]
+    pub reports: u64,
     /// Bad records per dead-letter reason ([`DeadLetterReason::as_str`](msec_engine::DeadLetterReason::as_str));
     /// reasons with no record are left out.
     pub bad: BTreeMap<String, u64>,

@@ -28,6 +28,7 @@ pub(crate) mod stream {
     pub const TRUCK: u64 = 3 << 40;
     pub const HOME_PLAN: u64 = 4 << 40;
     pub const HOME_JITTER: u64 = 5 << 40;
+    pub const REPORTS: u64 = 6 << 40;
 }
 
 impl Rng {
