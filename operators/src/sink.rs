@@ -32,6 +32,15 @@ impl ToRecordBatch for ReadingBatch {
     }
 }
 
+impl ToRecordBatch for msec_engine::report::ReportBatch {
+    fn rows(&self) -> usize {
+        self.len()
+    }
+    fn to_record_batch(&self, interner: &Interner) -> msec_engine::Result<RecordBatch> {
+        msec_engine::report::ReportBatch::to_record_batch(self, interner)
+    }
+}
+
 /// Sinks a stream into a sink thread.
 pub trait SinkTo {
     /// Sends every batch, as Arrow, to `handle` from worker 0. If conversion or the sink thread

@@ -125,7 +125,7 @@ impl Script {
             }
         }
         out.extend(self.extra.iter().copied());
-        out.sort_by(|a, b| (a.ts, a.device).cmp(&(b.ts, b.device)));
+        out.sort_by_key(|r| (r.ts, r.device));
         out
     }
 

@@ -32,9 +32,12 @@ impl<'scope> OrderKpi<'scope> for Stream<'scope, u64, Vec<KpiBatch>> {
     }
 }
 
+/// A row to sort: (window start, source name, device key, metric name), then where it is.
+type SortRow<'a> = (i64, Arc<str>, u64, &'static str, &'a KpiBatch, usize);
+
 /// All rows of `batches`, sorted by (window start, source name, device name key, metric).
 pub fn sorted(batches: &[KpiBatch], interner: &Interner, keys: &mut NameKeys) -> KpiBatch {
-    let mut rows: Vec<(i64, Arc<str>, u64, &'static str, &KpiBatch, usize)> = Vec::new();
+    let mut rows: Vec<SortRow<'_>> = Vec::new();
     let mut sources: Vec<(u32, Arc<str>)> = Vec::new();
     for b in batches {
         for i in 0..b.len() {

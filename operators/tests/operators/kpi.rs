@@ -320,7 +320,10 @@ fn same_rows_for_every_order_batch_size_and_worker_count() {
     // Canonical order: by window start (then source, a hash of the device name, metric),
     // no duplicates.
     let keys: Vec<_> = expected.iter().map(|r| (r.2, &r.0, &r.1, r.3)).collect();
-    assert!(keys.windows(2).all(|k| k[0].0 <= k[1].0), "sorted by window start");
+    assert!(
+        keys.windows(2).all(|k| k[0].0 <= k[1].0),
+        "sorted by window start"
+    );
     let distinct: std::collections::BTreeSet<_> = keys.iter().collect();
     assert_eq!(distinct.len(), keys.len(), "no duplicate rows");
     for (seed, batch_rows, workers) in [(1, 7, 1), (2, 333, 2), (3, 4_096, 4), (4, 50, 4)] {

@@ -1,4 +1,7 @@
 //! Integration tests of the operators, one binary (areas as modules).
 
+mod fivev;
+mod heatmap;
 mod kpi;
+mod veracity;
 mod window_oracle;
