@@ -26,6 +26,10 @@ pub enum Command {
     Sql(SqlArgs),
     /// List active and recent home-activity alerts from the `alerts` dataset.
     Alerts(AlertsArgs),
+    /// Print the latest 5V window (volume, velocity, variety, veracity, value) per source.
+    Fivev(SqlFormatArgs),
+    /// Draw a dataset as a PNG map or GeoJSON (`msec render heatmap`).
+    Render(RenderArgs),
 }
 
 /// Simulator options shared by `simulate` and `run` without `--input`.
@@ -59,6 +63,12 @@ pub struct SimOptions {
     /// Expected injected home incidents per household per simulated day (default 0.5).
     #[arg(long)]
     pub incident_rate: Option<f64>,
+    /// Citizens posting photo reports in Fujisawa (default 0).
+    #[arg(long)]
+    pub reporters: Option<usize>,
+    /// Reports per citizen per active hour (default 6).
+    #[arg(long)]
+    pub report_rate: Option<f64>,
     /// `msec run` only: feed the pipeline at this many records per wall-clock second, in
     /// batches of at most 1 ms, as a live source would (default: as fast as it goes).
     #[arg(long, value_name = "READINGS_PER_SEC")]
@@ -151,6 +161,55 @@ pub struct AlertsArgs {
     /// Only this household.
     #[arg(long)]
     pub household: Option<String>,
+    /// Output format: table, csv or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+}
+
+/// `msec render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// What to draw.
+    #[command(subcommand)]
+    pub what: RenderWhat,
+}
+
+/// What `msec render` draws.
+#[derive(Debug, Subcommand)]
+pub enum RenderWhat {
+    /// One metric's cells of the `heatmap` dataset in one window.
+    Heatmap(RenderHeatmapArgs),
+}
+
+/// `msec render heatmap`.
+#[derive(Debug, Args)]
+pub struct RenderHeatmapArgs {
+    /// Datasets directory.
+    #[arg(long, default_value = "./data")]
+    pub data: PathBuf,
+    /// The metric, e.g. `crowd` (coloured by `sum` for crowd and reports, `avg` otherwise).
+    #[arg(long)]
+    pub metric: String,
+    /// The window: an RFC 3339 time, epoch ms, or `latest` (the metric's last window).
+    #[arg(long, default_value = "latest")]
+    pub window: String,
+    /// The grid, e.g. `deg0.001` or `h3r9`; needed when the window has several.
+    #[arg(long)]
+    pub grid: Option<String>,
+    /// Output file (`-` for stdout).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// png or geojson (default: geojson for a `.geojson`/`.json` output, png otherwise).
+    #[arg(long)]
+    pub format: Option<String>,
+}
+
+/// A command that queries the datasets and prints a table.
+#[derive(Debug, Args)]
+pub struct SqlFormatArgs {
+    /// Datasets directory.
+    #[arg(long, default_value = "./data")]
+    pub data: PathBuf,
     /// Output format: table, csv or json.
     #[arg(long, default_value = "table")]
     pub format: String,

@@ -8,7 +8,9 @@ use anyhow::Context;
 use msec_connectors::{SimulatorConfig, simulate};
 use msec_queries::{OutputFormat, open_context, run_sql, write_results};
 
-use crate::cli::{AlertsArgs, Cli, Command, DataArgs, SimOptions, SimulateArgs, SqlArgs};
+use crate::cli::{
+    AlertsArgs, Cli, Command, DataArgs, SimOptions, SimulateArgs, SqlArgs, SqlFormatArgs,
+};
 
 /// Runs the command.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -22,6 +24,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify_cmd(args),
         Command::Sql(args) => sql_cmd(args),
         Command::Alerts(args) => alerts_cmd(args),
+        Command::Fivev(args) => fivev_cmd(args),
+        Command::Render(args) => render_cmd(args),
     }
 }
 
@@ -56,6 +60,12 @@ pub fn simulator_config(opts: &SimOptions) -> SimulatorConfig {
     if let Some(v) = opts.incident_rate {
         cfg.incident_rate = v;
     }
+    if let Some(v) = opts.reporters {
+        cfg.reporters = v;
+    }
+    if let Some(v) = opts.report_rate {
+        cfg.report_rate = v;
+    }
     cfg.pace = opts.pace;
     cfg
 }
@@ -88,8 +98,8 @@ fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     };
     let bad: u64 = manifest.bad.values().sum();
     eprintln!(
-        "simulated {} records ({} readings, {} bad)",
-        manifest.records, manifest.readings, bad
+        "simulated {} records ({} readings, {} reports, {} bad)",
+        manifest.records, manifest.readings, manifest.reports, bad
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -205,5 +215,88 @@ fn alerts_cmd(args: AlertsArgs) -> anyhow::Result<ExitCode> {
         }
         write_results(batches, format, &mut out)?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_cmd(args: crate::cli::RenderArgs) -> anyhow::Result<ExitCode> {
+    use msec_queries::render::{HeatmapRequest, PngOptions, load_heatmap, render_png, to_geojson};
+    let crate::cli::RenderWhat::Heatmap(args) = args.what;
+    let ext = args.out.extension().and_then(|e| e.to_str());
+    let format = match (args.format.as_deref(), ext) {
+        (Some(f), _) => f,
+        (None, Some("geojson" | "json")) => "geojson",
+        (None, _) => "png",
+    };
+    if !matches!(format, "png" | "geojson") {
+        anyhow::bail!("unknown format {format:?} (png, geojson)");
+    }
+    let req = HeatmapRequest {
+        metric: args.metric.clone(),
+        window: args.window.parse()?,
+        grid: args.grid.clone(),
+    };
+    let runtime = msec_engine::runtime::async_runtime(2)?;
+    let map = runtime
+        .block_on(async {
+            let ctx = open_context(&args.data).await?;
+            anyhow::Ok(load_heatmap(&ctx, &req).await?)
+        })
+        .with_context(|| format!("rendering heatmap under {}", args.data.display()))?;
+    let (bytes, size) = if format == "png" {
+        let png = render_png(&map, &PngOptions::default())?;
+        let size = format!("PNG {}x{} px", png.width, png.height);
+        (png.bytes, size)
+    } else {
+        let json = serde_json::to_vec_pretty(&to_geojson(&map))?;
+        (json, "GeoJSON".to_owned())
+    };
+    let summary = format!(
+        "{size}, {} cells of {} ({} per cell) at {} on grid {}",
+        map.cells.len(),
+        map.metric,
+        map.value_column().name(),
+        msec_queries::render::rfc3339(map.window_start),
+        map.grid
+    );
+    if args.out.as_os_str() == "-" {
+        std::io::stdout().lock().write_all(&bytes)?;
+        eprintln!("wrote {summary}");
+    } else {
+        std::fs::write(&args.out, &bytes)
+            .with_context(|| format!("writing {}", args.out.display()))?;
+        println!("wrote {}: {summary}", args.out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The SQL behind `msec fivev`: the latest window of every source.
+pub const FIVEV_LATEST: &str = "SELECT f.source, f.window_start, f.records, f.bytes, f.readings, \
+     round(f.events_per_s, 1) AS events_per_s, f.latency_p99_ms, f.sensor_kinds, f.devices, \
+     f.schemas, f.invalid, f.out_of_range, f.late, f.future_ts, f.duplicate, f.stuck, \
+     round(f.invalid_rate + f.out_of_range_rate + f.late_rate + f.future_ts_rate + f.duplicate_rate, 4) \
+     AS rejected_rate, f.alerts, f.heatmap_cells, f.datasets_sealed \
+     FROM fivev f JOIN (SELECT source, max(window_start) AS w FROM fivev GROUP BY source) l \
+     ON f.source = l.source AND f.window_start = l.w ORDER BY f.source";
+
+fn fivev_cmd(args: SqlFormatArgs) -> anyhow::Result<ExitCode> {
+    let format: OutputFormat = args
+        .format
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
+    if !args.data.join("fivev").join("_chain.jsonl").exists() {
+        anyhow::bail!(
+            "no fivev dataset under {} (run `msec run --data {}` first)",
+            args.data.display(),
+            args.data.display()
+        );
+    }
+    let runtime = msec_engine::runtime::async_runtime(2)?;
+    let batches = runtime.block_on(async {
+        let ctx = open_context(&args.data).await?;
+        run_sql(&ctx, FIVEV_LATEST).await
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    write_results(&batches, format, &mut out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use crossbeam_channel::RecvTimeoutError;
-use msec_connectors::{CsvMapping, CsvSource, JsonLinesAlertSink, JsonlSource, SimulatorSource};
+use msec_connectors::{
+    CsvMapping, CsvSource, FramesSource, JsonLinesAlertSink, JsonlSource, SimulatorSource,
+};
 use msec_datasets::{Catalog, DatasetSpec, DatasetWriter, Publication, WriterOptions};
 use msec_engine::alert::AlertSink;
 use msec_engine::arrow::array::{Array, StringArray};
@@ -34,11 +36,20 @@ use msec_engine::config::PipelineConfig;
 use msec_engine::dead_letter::{dead_letter_schema, dead_letters_to_record_batch};
 use msec_engine::metrics::Metrics;
 use msec_engine::reading::readings_schema;
+use msec_engine::report::{ReportBatch, reports_schema};
 use msec_engine::runtime::timely_config;
 use msec_engine::sink::{Failure, SinkHandle, spawn_sink};
 use msec_engine::source::{Source, SourceSummary, batch_channel};
 use msec_engine::time::coarsen;
 use msec_engine::{Interner, ReadingBatch};
+use msec_operators::fivev::{
+    AlertValue, DEFAULT_FIVEV_WINDOW_MS, Fivev, FivevInputs, SourceStats, fivev_schema,
+};
+use msec_operators::heatmap::{Heatmap, HeatmapBatch, HeatmapConfig, OrderHeatmap, heatmap_schema};
+use msec_operators::veracity::{
+    OrderDeadLetters, OrderFlags, OrderReadings, Veracity, VeracityConfig, VeracityTotals,
+    veracity_flags_schema,
+};
 use msec_operators::{
     AlertConfig, AlertLatency, AlertRows, Alerts, KpiLatency, OrderAlerts, OrderKpi, OrderWindows,
     PartitionReadings, SinkTo, SkipDelivered, TumblingAggregate, agg_schema, alerts_schema,
@@ -48,7 +59,7 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::{Input, Probe};
+use timely::dataflow::operators::{Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
 use crate::cli::RunArgs;
@@ -73,10 +84,24 @@ pub fn dataset_specs() -> Vec<DatasetSpec> {
             "ts",
         ),
         spec(
+            "reports",
+            "citizens' photo reports (Pilot 4) with their reporter: personal, never published as is",
+            "ts",
+        ),
+        spec(
             "agg_1m",
             "per device and sensor, tumbling event-time windows: count, min, max, avg",
             "window_start",
         ),
+        {
+            let mut s = spec(
+                "heatmap",
+                "per metric (crowd, pm25, temperature, noise, co2, citizen reports, smile), grid cell and window: count, sum, avg, max; report cells with fewer than k distinct reporters suppressed",
+                "window_start",
+            );
+            s.personal = false;
+            s
+        },
         spec(
             "alerts",
             "home-activity alerts: one raised and one resolved record per episode",
@@ -86,6 +111,20 @@ pub fn dataset_specs() -> Vec<DatasetSpec> {
             "kpi_latency",
             "per source and device, per window: delivery latency, inter-arrival time and alert latency (count, p50, p95, p99, max)",
             "window_start",
+        ),
+        {
+            let mut s = spec(
+                "fivev",
+                "per source and window: volume, velocity, variety, veracity, value (the pilots' 5Vs)",
+                "window_start",
+            );
+            s.personal = false;
+            s
+        },
+        spec(
+            "veracity_flags",
+            "removed duplicate copies and stuck-sensor runs, one row each",
+            "ts",
         ),
         spec(
             "dead_letter",
@@ -132,6 +171,40 @@ fn alert_config(args: &RunArgs) -> anyhow::Result<AlertConfig> {
         }
         None => Ok(AlertConfig::default()),
     }
+}
+
+/// Whether `--input` names LoRaWAN frames: an `.ndjson` / `.ndjson.gz` file or a folder.
+fn is_frames_input(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    path.is_dir() || name.ends_with(".ndjson") || name.ends_with(".ndjson.gz")
+}
+
+/// Reads `[veracity]` from `--config` (defaults without it).
+fn veracity_config(args: &RunArgs) -> anyhow::Result<VeracityConfig> {
+    match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading configuration {}", path.display()))?;
+            VeracityConfig::from_toml_str(&text)
+                .with_context(|| format!("configuration {}", path.display()))
+        }
+        None => Ok(VeracityConfig::default()),
+    }
+}
+
+/// Reads `[heatmap]` from `--config` (defaults without it).
+fn heatmap_config(args: &RunArgs) -> anyhow::Result<HeatmapConfig> {
+    let cfg = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading configuration {}", path.display()))?;
+            HeatmapConfig::from_toml_str(&text)
+                .with_context(|| format!("configuration {}", path.display()))?
+        }
+        None => HeatmapConfig::default(),
+    };
+    cfg.validate()?;
+    Ok(cfg)
 }
 
 /// Opens the live alert output: `--alerts-out`, else `[alerts] output`, else none.
@@ -194,6 +267,8 @@ enum InputSource {
     Csv(Box<CsvSource>),
     /// The built-in city simulator.
     Simulator(Box<SimulatorSource>),
+    /// LoRaWAN uplink frames (`.ndjson[.gz]` files, or a folder of them).
+    Frames(Box<FramesSource>),
 }
 
 fn open_sink(
@@ -203,8 +278,12 @@ fn open_sink(
 ) -> anyhow::Result<(SinkHandle, SinkJoin)> {
     let schema = match spec.name.as_str() {
         "readings" => readings_schema(),
+        "reports" => reports_schema(),
         "agg_1m" => agg_schema(),
         "alerts" => alerts_schema(),
+        "heatmap" => heatmap_schema(),
+        "fivev" => fivev_schema(),
+        "veracity_flags" => veracity_flags_schema(),
         "kpi_latency" => kpi_schema(),
         "dead_letter" => dead_letter_schema(),
         other => bail!("no schema for dataset {other}"),
@@ -225,6 +304,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let cfg = pipeline_config(&args)?;
     let alert_cfg = Arc::new(alert_config(&args)?);
+    let heatmap_cfg = heatmap_config(&args)?;
     let live_alerts = Arc::new(Mutex::new(live_alert_output(&args, &alert_cfg)?));
     let data: PathBuf = args.data.clone();
     let specs = dataset_specs();
@@ -244,6 +324,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                 source.with_progress(Box::new(move |bytes| progress.update(bytes))),
             ))
         }
+        (Some(path), None) if is_frames_input(path) => {
+            let source = FramesSource::open_many(&[path], Arc::clone(&interner), &cfg)
+                .with_context(|| format!("opening input {}", path.display()))?;
+            let mut progress = Progress::new(source.total_bytes());
+            InputSource::Frames(Box::new(
+                source.with_progress(Box::new(move |bytes| progress.update(bytes))),
+            ))
+        }
         (Some(path), None) => {
             let source = JsonlSource::open(path, Arc::clone(&interner), &cfg)
                 .with_context(|| format!("opening input {}", path.display()))?;
@@ -259,6 +347,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         )?)),
     };
 
+    let source_id = interner.intern(match &source {
+        InputSource::Jsonl(s) => s.name(),
+        InputSource::Csv(s) => s.name(),
+        InputSource::Simulator(s) => s.name(),
+        InputSource::Frames(s) => s.name(),
+    });
+    let veracity_cfg = veracity_config(&args)?;
+    let veracity_totals = VeracityTotals::default();
+
     std::fs::create_dir_all(&data)
         .with_context(|| format!("creating data directory {}", data.display()))?;
     let delivered = Arc::new(delivered_alerts(&data)?);
@@ -266,13 +363,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
     for spec in &specs {
         sinks.push(open_sink(&data, spec, &cfg)?);
     }
-    let [readings_sink, agg_sink, alerts_sink, kpi_sink, dead_sink] = [
-        sinks[0].0.clone(),
-        sinks[1].0.clone(),
-        sinks[2].0.clone(),
-        sinks[3].0.clone(),
-        sinks[4].0.clone(),
-    ];
+    let sink = |name: &str| {
+        sinks
+            .iter()
+            .zip(&specs)
+            .find(|(_, spec)| spec.name == name)
+            .map(|((handle, _), _)| handle.clone())
+            .ok_or_else(|| anyhow!("no sink for dataset {name}"))
+    };
+    let readings_sink = sink("readings")?;
+    let reports_sink = sink("reports")?;
+    let agg_sink = sink("agg_1m")?;
+    let alerts_sink = sink("alerts")?;
+    let heatmap_sink = sink("heatmap")?;
+    let fivev_sink = sink("fivev")?;
+    let flags_sink = sink("veracity_flags")?;
+    let kpi_sink = sink("kpi_latency")?;
+    let dead_sink = sink("dead_letter")?;
 
     // Stdin is a live input: when it is idle, event time advances with the wall clock.
     let live_input = args.input.as_deref().is_some_and(|p| p.as_os_str() == "-");
@@ -291,6 +398,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                     InputSource::Jsonl(s) => (*s).run(&tx)?,
                     InputSource::Csv(s) => (*s).run(&tx)?,
                     InputSource::Simulator(s) => (*s).run(&tx)?,
+                    InputSource::Frames(s) => (*s).run(&tx)?,
                 };
                 source_done.store(true, Ordering::Release);
                 Ok((summary, start.elapsed().saturating_sub(tx.blocked())))
@@ -307,22 +415,94 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         let failed = failed.clone();
         let source_done = Arc::clone(&source_done);
         let alert_cfg = Arc::clone(&alert_cfg);
+        let heatmap_cfg = heatmap_cfg.clone();
+        let veracity_cfg = veracity_cfg.clone();
+        let veracity_totals = veracity_totals.clone();
         let live_alerts = Arc::clone(&live_alerts);
         let delivered = Arc::clone(&delivered);
         let live = live_input;
         move |worker: &mut timely::worker::Worker| -> Result<Duration, String> {
             let index = worker.index();
             let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<ReadingBatch>>>::new();
+            let mut report_input =
+                InputHandle::<u64, CapacityContainerBuilder<Vec<ReportBatch>>>::new();
+            let mut stats_input =
+                InputHandle::<u64, CapacityContainerBuilder<Vec<SourceStats>>>::new();
             let probe = ProbeHandle::new();
             worker.dataflow::<u64, _, _>(|scope| {
                 let readings = scope.input_from(&mut input);
-                readings.clone().sink_to(
-                    readings_sink.clone(),
+                let reports = scope.input_from(&mut report_input);
+                match readings.clone().heatmap(
+                    reports.clone(),
+                    &heatmap_cfg,
+                    metrics.operator("heatmap", index),
+                ) {
+                    Ok(cells) => {
+                        let suppressed = metrics.operator("heatmap_suppressed_cells", index);
+                        cells
+                            .order_heatmap()
+                            .inspect(move |b: &HeatmapBatch| {
+                                let n: u64 = b.summary.iter().map(|s| s.suppressed_cells).sum();
+                                suppressed.add_out(n as usize);
+                            })
+                            .probe_with(&probe)
+                            .sink_to(
+                                heatmap_sink.clone(),
+                                Arc::clone(&interner),
+                                metrics.operator("sink_heatmap", index),
+                                failed.clone(),
+                            );
+                    }
+                    Err(e) => failed.set(format!("heatmap: {e}")),
+                }
+                reports.sink_to(
+                    reports_sink.clone(),
                     Arc::clone(&interner),
-                    metrics.operator("sink_readings", index),
+                    metrics.operator("sink_reports", index),
                     failed.clone(),
                 );
-                let by_device = readings.clone().partition_by_device();
+                let stats = scope.input_from(&mut stats_input);
+                // Veracity: duplicates out (dead-lettered), stuck runs flagged. Alerts read the
+                // raw stream, so they do not wait for it; every dataset of readings is cleaned.
+                let checked = readings.clone().partition_by_device().veracity(
+                    &veracity_cfg,
+                    Arc::clone(&interner),
+                    metrics.operator("veracity", index),
+                    veracity_totals.clone(),
+                );
+                let by_device = checked.readings;
+                checked
+                    .dead_letters
+                    .order_dead_letters()
+                    .probe_with(&probe)
+                    .sink_to(
+                        dead_sink.clone(),
+                        Arc::clone(&interner),
+                        metrics.operator("sink_dead_letter", index),
+                        failed.clone(),
+                    );
+                checked
+                    .flags
+                    .clone()
+                    .order_flags(Arc::clone(&interner))
+                    .probe_with(&probe)
+                    .sink_to(
+                        flags_sink.clone(),
+                        Arc::clone(&interner),
+                        metrics.operator("sink_veracity_flags", index),
+                        failed.clone(),
+                    );
+                by_device
+                    .clone()
+                    .order_readings(Arc::clone(&interner))
+                    .probe_with(&probe)
+                    .sink_to(
+                        readings_sink.clone(),
+                        Arc::clone(&interner),
+                        metrics.operator("sink_readings", index),
+                        failed.clone(),
+                    );
+                let flags = checked.flags;
                 let aggregates = by_device
                     .clone()
                     .tumbling_aggregate(cfg.window_ms, metrics.operator("agg_1m", index))
@@ -355,6 +535,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                     metrics.operator("sink_alerts", index),
                     failed.clone(),
                 );
+                by_device
+                    .clone()
+                    .fivev(
+                        FivevInputs {
+                            stats,
+                            flags,
+                            value: Some(alerts.clone().alert_value(source_id)),
+                        },
+                        DEFAULT_FIVEV_WINDOW_MS,
+                        Arc::clone(&interner),
+                        metrics.operator("fivev", index),
+                    )
+                    .probe_with(&probe)
+                    .sink_to(
+                        fivev_sink.clone(),
+                        Arc::clone(&interner),
+                        metrics.operator("sink_fivev", index),
+                        failed.clone(),
+                    );
                 let kpi = by_device
                     .kpi_latency(
                         alerts.alert_latencies(Arc::clone(&interner)),
@@ -402,7 +601,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                             let behind = i64::try_from(time).unwrap_or(i64::MAX);
                             let late = batch.readings.split_behind(behind, &interner);
                             batch.dead_letters.extend(late);
+                            let late = batch.reports.split_behind(behind, &interner);
+                            batch.dead_letters.extend(late);
                         }
+                        stats_input.send(SourceStats::from_batch(&batch, *input.time()));
                         if !batch.dead_letters.is_empty() {
                             dead_letters_to_record_batch(&batch.dead_letters)
                                 .map_err(|e| e.to_string())
@@ -413,6 +615,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                             max_ts = batch.readings.ts.iter().fold(max_ts, |m, t| m.max(*t));
                             input.send(batch.readings);
                         }
+                        if !batch.reports.is_empty() {
+                            max_ts = batch.reports.ts.iter().fold(max_ts, |m, t| m.max(*t));
+                            report_input.send(batch.reports);
+                        }
                         if let Some(wm) = batch.watermark {
                             last_watermark = Some(wm);
                             let t = coarsen(wm, cfg.watermark_granularity_ms);
@@ -420,6 +626,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                                 time = t;
                                 clock_ahead = false;
                                 input.advance_to(t);
+                                report_input.advance_to(t);
+                                stats_input.advance_to(t);
                             }
                         }
                         worker.step();
@@ -444,6 +652,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                                 time = t;
                                 clock_ahead = true;
                                 input.advance_to(t);
+                                report_input.advance_to(t);
+                                stats_input.advance_to(t);
                             }
                         }
                         worker.step();
@@ -459,6 +669,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                         let end = u64::try_from(max_ts).unwrap_or(0);
                         if end > time {
                             input.advance_to(end);
+                            report_input.advance_to(end);
+                            stats_input.advance_to(end);
                         }
                         break;
                     }

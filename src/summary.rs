@@ -31,6 +31,9 @@ impl std::fmt::Display for RunSummary {
             s.bytes as f64 / 1e6
         )?;
         writeln!(f, "readings:        {}", s.readings)?;
+        if s.reports > 0 {
+            writeln!(f, "reports:         {}", s.reports)?;
+        }
         let reasons: Vec<String> = s
             .dead_letters
             .iter()
@@ -48,6 +51,21 @@ impl std::fmt::Display for RunSummary {
         )?;
         if let Some(agg) = self.operators.iter().find(|o| o.operator == "agg_1m") {
             writeln!(f, "windows emitted: {}", agg.records_out)?;
+        }
+        if let Some(cells) = self.operators.iter().find(|o| o.operator == "sink_heatmap") {
+            let suppressed = self
+                .operators
+                .iter()
+                .find(|o| o.operator == "heatmap_suppressed_cells")
+                .map_or(0, |o| o.records_out);
+            writeln!(
+                f,
+                "heatmap cells:   {} published, {} suppressed (< k reporters)",
+                cells.records_out, suppressed
+            )?;
+        }
+        if let Some(alerts) = self.operators.iter().find(|o| o.operator == "alerts") {
+            writeln!(f, "alert records:   {}", alerts.records_out)?;
         }
         for d in &self.datasets {
             writeln!(

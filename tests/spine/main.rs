@@ -7,5 +7,6 @@ mod dead_letters;
 mod invariance;
 mod oracle;
 mod real_data;
+mod render;
 mod sql;
 mod tamper;
