@@ -7,13 +7,18 @@
 //!   October 01:00 UTC, UTC+1 otherwise (the EU rule, in force since 1996; earlier years are
 //!   read with it too);
 //! * `Asia/Tokyo` (Fujisawa): UTC+9, no DST;
+//! * `Pacific/Auckland` (also accepted as `NZ`): NZDT, UTC+13, from the last Sunday of
+//!   September 02:00 NZST (14:00 UTC on the Saturday) to the first Sunday of April 03:00 NZDT
+//!   (14:00 UTC on the Saturday), NZST, UTC+12, otherwise (the rule in force since 2007;
+//!   earlier years are read with it too). Summer spans the new year;
 //! * `UTC` and fixed offsets `+HH:MM` / `-HH:MM`.
 //!
 //! **DST changes**: a naive local time in the autumn fold (it happens twice, e.g.
 //! `2017-10-29T02:30` in Madrid) is read as the *earlier* instant, with the summer offset; a
 //! naive local time in the spring gap (it never happens, e.g. `2017-03-26T02:30`) is read as
 //! the instant of the change (`01:00Z`). Both are deterministic and keep the local → UTC
-//! mapping monotone.
+//! mapping monotone. Auckland follows the same rules: `2024-04-07T02:30` (fold) is
+//! `2024-04-06T13:30Z` (NZDT), `2024-09-29T02:30` (gap) is `2024-09-28T14:00Z`.
 //!
 //! [`ZoneClock`] answers "what local time is it at this instant" with a cache of the current
 //! offset's validity, so the hot path (alert rules ask it per reading) costs a comparison.
@@ -95,6 +100,87 @@ fn madrid_span(utc_ms: i64) -> (i64, i64, i64) {
     }
 }
 
+/// Pacific/Auckland's standard offset (NZST, UTC+12).
+pub const NZST_OFFSET: i64 = 12 * HOUR;
+/// Pacific/Auckland's daylight-saving offset (NZDT, UTC+13).
+pub const NZDT_OFFSET: i64 = 13 * HOUR;
+
+/// 14:00 UTC on the Saturday before the last Sunday of September of `year`: 02:00 NZST on
+/// that Sunday, when NZDT starts.
+pub(crate) fn nz_dst_start_utc(year: i32) -> Option<i64> {
+    let last = NaiveDate::from_ymd_opt(year, 9, 30)?;
+    let back = i64::from(last.weekday().num_days_from_sunday());
+    let saturday = last - chrono::Duration::days(back + 1);
+    Some(saturday.and_hms_opt(14, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// 14:00 UTC on the Saturday before the first Sunday of April of `year`: 03:00 NZDT on that
+/// Sunday, when NZDT ends.
+pub(crate) fn nz_dst_end_utc(year: i32) -> Option<i64> {
+    let first = NaiveDate::from_ymd_opt(year, 4, 1)?;
+    let ahead = i64::from((7 - first.weekday().num_days_from_sunday()) % 7);
+    let saturday = first + chrono::Duration::days(ahead - 1);
+    Some(saturday.and_hms_opt(14, 0, 0)?.and_utc().timestamp_millis())
+}
+
+/// Pacific/Auckland's UTC offset at `utc_ms`, with a cache of the current offset's validity.
+#[derive(Debug, Clone, Default)]
+pub struct Auckland {
+    /// `[from, to)` in UTC ms where `offset` holds.
+    valid: Option<(i64, i64, i64)>,
+}
+
+impl Auckland {
+    /// The offset (ms) to add to UTC to get Auckland local time.
+    pub fn offset(&mut self, utc_ms: i64) -> i64 {
+        if let Some((from, to, off)) = self.valid
+            && (from..to).contains(&utc_ms)
+        {
+            return off;
+        }
+        let (from, to, off) = auckland_span(utc_ms);
+        self.valid = Some((from, to, off));
+        off
+    }
+
+    /// UTC ms of Auckland local time `local_ms` (ms since the epoch on the local wall clock).
+    /// Monotone: in the April overlap the first occurrence (NZDT) is taken, and every time in
+    /// the September gap maps to the instant of the change.
+    pub fn utc_of_local(&mut self, local_ms: i64) -> i64 {
+        let summer = local_ms - NZDT_OFFSET;
+        if self.offset(summer) == NZDT_OFFSET {
+            return summer;
+        }
+        let winter = local_ms - NZST_OFFSET;
+        if self.offset(winter) == NZST_OFFSET {
+            return winter;
+        }
+        // In the gap: `winter` lies just after the change, in summer time.
+        auckland_span(winter).0
+    }
+}
+
+/// The span of constant Auckland offset holding `utc_ms`, and that offset. NZDT runs from
+/// September of one year to April of the next, so a year's standard time is the span
+/// `[end, start)` between its own two changes.
+fn auckland_span(utc_ms: i64) -> (i64, i64, i64) {
+    let year = chrono::DateTime::from_timestamp_millis(utc_ms).map_or(1970, |t| t.year());
+    let bounds = |y: i32| Some((nz_dst_end_utc(y)?, nz_dst_start_utc(y)?));
+    match (bounds(year - 1), bounds(year), bounds(year + 1)) {
+        (Some((_, prev_start)), Some((end, start)), Some((next_end, _))) => {
+            if utc_ms < end {
+                (prev_start, end, NZDT_OFFSET)
+            } else if utc_ms < start {
+                (end, start, NZST_OFFSET)
+            } else {
+                (start, next_end, NZDT_OFFSET)
+            }
+        }
+        // Outside chrono's calendar: standard time, valid for this instant only.
+        _ => (utc_ms, utc_ms.saturating_add(1), NZST_OFFSET),
+    }
+}
+
 /// A time zone for naive local times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Zone {
@@ -104,15 +190,19 @@ pub enum Zone {
     EuropeMadrid,
     /// `Asia/Tokyo`: UTC+9, no DST.
     AsiaTokyo,
+    /// `Pacific/Auckland` (= `NZ`): NZST/NZDT with the New Zealand DST rule.
+    PacificAuckland,
 }
 
 impl Zone {
-    /// Parses `UTC`, `Z`, `Europe/Madrid`, `Europe/Paris`, `Asia/Tokyo` or `±HH:MM`.
+    /// Parses `UTC`, `Z`, `Europe/Madrid`, `Europe/Paris`, `Asia/Tokyo`, `Pacific/Auckland`,
+    /// `NZ` or `±HH:MM`.
     pub fn parse(text: &str) -> Option<Zone> {
         match text {
             "UTC" | "Z" | "Etc/UTC" => return Some(Zone::Fixed(0)),
             "Europe/Madrid" | "Europe/Paris" => return Some(Zone::EuropeMadrid),
             "Asia/Tokyo" => return Some(Zone::AsiaTokyo),
+            "Pacific/Auckland" | "NZ" => return Some(Zone::PacificAuckland),
             _ => {}
         }
         let b = text.as_bytes();
@@ -141,6 +231,7 @@ impl Zone {
             Zone::Fixed(secs) => naive_ms - i64::from(secs) * 1000,
             Zone::AsiaTokyo => naive_ms - TOKYO_OFFSET,
             Zone::EuropeMadrid => Madrid::default().utc_of_local(naive_ms),
+            Zone::PacificAuckland => Auckland::default().utc_of_local(naive_ms),
         }
     }
 }
@@ -152,10 +243,12 @@ impl Zone {
             Zone::Fixed(secs) => i64::from(secs) * 1000,
             Zone::AsiaTokyo => TOKYO_OFFSET,
             Zone::EuropeMadrid => madrid_span(utc_ms).2,
+            Zone::PacificAuckland => auckland_span(utc_ms).2,
         }
     }
 
-    /// The canonical name: `Europe/Madrid`, `Asia/Tokyo`, `UTC` or `±HH:MM`.
+    /// The canonical name: `Europe/Madrid`, `Asia/Tokyo`, `Pacific/Auckland`, `UTC` or
+    /// `±HH:MM`.
     pub fn name(self) -> String {
         match self {
             Zone::Fixed(0) => "UTC".to_owned(),
@@ -166,6 +259,7 @@ impl Zone {
             }
             Zone::EuropeMadrid => "Europe/Madrid".to_owned(),
             Zone::AsiaTokyo => "Asia/Tokyo".to_owned(),
+            Zone::PacificAuckland => "Pacific/Auckland".to_owned(),
         }
     }
 }
@@ -175,6 +269,7 @@ impl Zone {
 pub struct ZoneClock {
     zone: Zone,
     madrid: Madrid,
+    auckland: Auckland,
 }
 
 impl ZoneClock {
@@ -183,6 +278,7 @@ impl ZoneClock {
         Self {
             zone,
             madrid: Madrid::default(),
+            auckland: Auckland::default(),
         }
     }
 
@@ -195,6 +291,7 @@ impl ZoneClock {
     pub fn offset(&mut self, utc_ms: i64) -> i64 {
         match self.zone {
             Zone::EuropeMadrid => self.madrid.offset(utc_ms),
+            Zone::PacificAuckland => self.auckland.offset(utc_ms),
             other => other.offset_ms(utc_ms),
         }
     }
@@ -213,6 +310,7 @@ impl ZoneClock {
     pub fn utc_of_local(&mut self, local_ms: i64) -> i64 {
         match self.zone {
             Zone::EuropeMadrid => self.madrid.utc_of_local(local_ms),
+            Zone::PacificAuckland => self.auckland.utc_of_local(local_ms),
             other => local_ms - other.offset_ms(local_ms),
         }
     }
@@ -305,5 +403,104 @@ mod tests {
             Some("-05:30")
         );
         assert_eq!(Zone::EuropeMadrid.name(), "Europe/Madrid");
+    }
+
+    #[test]
+    fn nz_dst_rule_2024_and_2025() {
+        // 2024: NZDT ends Sunday 7 April 03:00 NZDT, starts Sunday 29 September 02:00 NZST;
+        // 2025: ends Sunday 6 April, starts Sunday 28 September.
+        assert_eq!(nz_dst_end_utc(2024), Some(ms("2024-04-06T14:00:00Z")));
+        assert_eq!(nz_dst_start_utc(2024), Some(ms("2024-09-28T14:00:00Z")));
+        assert_eq!(nz_dst_end_utc(2025), Some(ms("2025-04-05T14:00:00Z")));
+        assert_eq!(nz_dst_start_utc(2025), Some(ms("2025-09-27T14:00:00Z")));
+        // A first of April that is a Sunday, and a 30 September that is one.
+        assert_eq!(nz_dst_end_utc(2029), Some(ms("2029-03-31T14:00:00Z")));
+        assert_eq!(nz_dst_start_utc(2029), Some(ms("2029-09-29T14:00:00Z")));
+        assert_eq!(nz_dst_start_utc(2018), Some(ms("2018-09-29T14:00:00Z")));
+        let mut a = Auckland::default();
+        for (t, off) in [
+            ("2024-01-01T00:00:00Z", NZDT_OFFSET),
+            ("2024-04-06T13:59:59Z", NZDT_OFFSET),
+            ("2024-04-06T14:00:00Z", NZST_OFFSET),
+            ("2024-07-01T00:00:00Z", NZST_OFFSET),
+            ("2024-09-28T13:59:59Z", NZST_OFFSET),
+            ("2024-09-28T14:00:00Z", NZDT_OFFSET),
+            ("2024-12-31T23:59:59Z", NZDT_OFFSET),
+            ("2025-01-01T00:00:00Z", NZDT_OFFSET),
+            ("2025-04-05T13:59:59Z", NZDT_OFFSET),
+            ("2025-04-05T14:00:00Z", NZST_OFFSET),
+            ("2025-09-27T13:59:59Z", NZST_OFFSET),
+            ("2025-09-27T14:00:00Z", NZDT_OFFSET),
+        ] {
+            assert_eq!(a.offset(ms(t)), off, "{t}");
+            assert_eq!(Zone::PacificAuckland.offset_ms(ms(t)), off, "{t}");
+        }
+    }
+
+    #[test]
+    fn auckland_fold_and_gap() {
+        let mut a = Auckland::default();
+        // 2024-01-01 06:00 NZDT.
+        assert_eq!(
+            a.utc_of_local(ms("2024-01-01T06:00:00Z")),
+            ms("2023-12-31T17:00:00Z")
+        );
+        for year in ["2024-04-07", "2025-04-06"] {
+            // Autumn: 03:00 NZDT becomes 02:00 NZST; the fold 02:00..03:00 reads as NZDT.
+            let at = |hm: &str| ms(&format!("{year}T{hm}:00Z"));
+            let change = at("03:00") - NZDT_OFFSET;
+            assert_eq!(a.utc_of_local(at("01:59")), at("01:59") - NZDT_OFFSET);
+            assert_eq!(a.utc_of_local(at("02:30")), at("02:30") - NZDT_OFFSET);
+            assert_eq!(a.utc_of_local(at("03:00")), change + HOUR);
+            assert_eq!(a.utc_of_local(at("12:00")), at("12:00") - NZST_OFFSET);
+        }
+        for year in ["2024-09-29", "2025-09-28"] {
+            // Spring: 02:00 NZST becomes 03:00 NZDT; the gap maps to the change.
+            let at = |hm: &str| ms(&format!("{year}T{hm}:00Z"));
+            let change = at("02:00") - NZST_OFFSET;
+            assert_eq!(a.utc_of_local(at("01:59")), at("01:59") - NZST_OFFSET);
+            assert_eq!(a.utc_of_local(at("02:00")), change);
+            assert_eq!(a.utc_of_local(at("02:30")), change);
+            assert_eq!(a.utc_of_local(at("03:00")), change);
+            assert_eq!(a.utc_of_local(at("03:01")), change + MINUTE);
+        }
+        assert_eq!(
+            a.utc_of_local(ms("2024-09-29T02:30:00Z")),
+            ms("2024-09-28T14:00:00Z")
+        );
+        assert_eq!(
+            a.utc_of_local(ms("2024-04-07T02:30:00Z")),
+            ms("2024-04-06T13:30:00Z")
+        );
+        // Monotone over both change days of both years, and round trips off the fold.
+        for day in ["2024-04-07", "2024-09-29", "2025-04-06", "2025-09-28"] {
+            let midnight = ms(&format!("{day}T00:00:00Z"));
+            let mut prev = i64::MIN;
+            for minute in 0..24 * 60 {
+                let utc = a.utc_of_local(midnight + minute * MINUTE);
+                assert!(utc >= prev, "{day} minute {minute}");
+                prev = utc;
+            }
+        }
+        for t in [
+            "2024-03-02T07:30:00+13:00",
+            "2024-07-01T23:00:00+12:00",
+            "2025-04-06T04:00:00+12:00",
+            "2025-12-31T23:00:00+13:00",
+        ] {
+            let utc = ms(t);
+            let local = utc + a.offset(utc);
+            assert_eq!(a.utc_of_local(local), utc, "{t}");
+        }
+        let mut c = ZoneClock::new(Zone::PacificAuckland);
+        assert_eq!(c.time_of_day_ms(ms("2024-01-01T00:00:00Z")), 13 * HOUR);
+        assert_eq!(c.time_of_day_ms(ms("2024-07-01T00:00:00Z")), 12 * HOUR);
+        assert_eq!(
+            c.utc_of_local(ms("2025-07-01T12:00:00Z")),
+            ms("2025-07-01T00:00:00Z")
+        );
+        assert_eq!(Zone::parse("Pacific/Auckland"), Some(Zone::PacificAuckland));
+        assert_eq!(Zone::parse("NZ"), Some(Zone::PacificAuckland));
+        assert_eq!(Zone::PacificAuckland.name(), "Pacific/Auckland");
     }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the spine (issue 2): the `msec` binary over simulated input, checked
 //! against DataFusion recomputations over the raw JSON lines, one test binary.
 
+mod akl;
 mod alerts;
 mod common;
 mod dead_letters;

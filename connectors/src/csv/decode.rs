@@ -5,7 +5,8 @@
 //!
 //! 1. `parse` — not UTF-8; an unterminated quote or text after a closing quote; fewer fields
 //!    than the mapping's highest column needs (extra fields are ignored);
-//! 2. `missing_field` — an empty time, channel or value cell; only one of lat/lon given;
+//! 2. `missing_field` — an empty time (any of the time columns), channel or value cell; only
+//!    one of lat/lon given;
 //! 3. `invalid_type` — the time not in the mapping's format; (after 4) a value that is
 //!    neither in the channel's `values` table nor a number; lat/lon not numbers;
 //! 4. `unknown_sensor` — a channel absent from the mapping (the detail says so, or quotes the
@@ -16,6 +17,7 @@
 //! 7. `late` — below the watermark ([`WatermarkTracker::observe`]), as in the JSONL source.
 //!
 //! The channel is looked up (4) before the value is read (3) because the channel says how.
+//! A reading without a row position takes its channel's fixed `lat` / `lon`, if any.
 //! In a **wide** layout the row-level checks (parse, time, position, future) give one dead
 //! letter for the row; a bad cell gives one dead letter for that cell (raw = the row, detail
 //! names the column) and the row's other cells still become readings.
@@ -44,6 +46,8 @@ pub(crate) struct Decoder {
     tracker: WatermarkTracker,
     max_future_ms: i64,
     fields: Fields,
+    /// The time text of several time columns, joined with spaces (reused).
+    time_text: String,
 }
 
 /// The row-level part of a reading.
@@ -72,6 +76,7 @@ impl Decoder {
             tracker: WatermarkTracker::new(lateness_ms),
             max_future_ms: i64::try_from(max_future_ms).unwrap_or(i64::MAX),
             fields: Fields::default(),
+            time_text: String::new(),
         }
     }
 
@@ -170,6 +175,10 @@ impl Decoder {
             None => detail,
         };
         let c = &self.map.channels[ch];
+        let (lat, lon) = match (ctx.lat, ctx.lon, c.position) {
+            (None, None, Some((lat, lon))) => (Some(lat), Some(lon)),
+            (lat, lon, _) => (lat, lon),
+        };
         if !c.kind.accepts(value) {
             let (lo, hi) = c.kind.range();
             let r = reject(
@@ -201,9 +210,7 @@ impl Decoder {
                 id
             }
         };
-        out.push(
-            device, kind, ctx.ts, value, ctx.lat, ctx.lon, ctx.now, ctx.offset,
-        );
+        out.push(device, kind, ctx.ts, value, lat, lon, ctx.now, ctx.offset);
     }
 
     /// Row-level checks: split, field count, time, position, future.
@@ -234,16 +241,28 @@ impl Decoder {
             ));
         }
         let cell = |i: usize| f.get(i).unwrap_or("");
-        let ts_cell = cell(m.time_col);
-        let ts = m.time.parse(ts_cell);
-        let ts_known = ts.ok();
-        if ts_cell.is_empty() {
+        if let Some(&c) = m.time_cols.iter().find(|&&c| cell(c).is_empty()) {
             return Err(reject(
                 MissingField,
                 None,
-                format!("time column {} is empty", m.time_col + 1),
+                format!("time column {} is empty", c + 1),
             ));
         }
+        let ts_cell = match m.time_cols.as_slice() {
+            [c] => cell(*c),
+            cols => {
+                self.time_text.clear();
+                for (k, &c) in cols.iter().enumerate() {
+                    if k > 0 {
+                        self.time_text.push(' ');
+                    }
+                    self.time_text.push_str(cell(c));
+                }
+                self.time_text.as_str()
+            }
+        };
+        let ts = m.time.parse(ts_cell);
+        let ts_known = ts.ok();
         if let CompiledLayout::Long { sensor, value } = m.layout {
             for (i, what) in [(sensor, "channel"), (value, "value")] {
                 if cell(i).is_empty() {

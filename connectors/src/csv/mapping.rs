@@ -14,7 +14,8 @@
 //! column = 0                   # 0-based index, or a header name
 //! format = "strftime"          # epoch_ms | epoch_s | rfc3339 | strftime
 //! pattern = "%Y-%m-%dT%H:%M:%S%.3f"
-//! zone = "Europe/Madrid"       # strftime only: UTC, ±HH:MM, Europe/Madrid, Asia/Tokyo
+//! zone = "Europe/Madrid"       # strftime only: UTC, ±HH:MM, Europe/Madrid, Asia/Tokyo,
+//!                              # Pacific/Auckland
 //!
 //! [layout]
 //! kind = "long"                # one row = one reading
@@ -28,10 +29,55 @@
 //! kind = "motion"              # a SensorKind name
 //! values = { ON = 1, OFF = 0 } # optional: raw strings → numbers (tried first)
 //! scale = 1.0                  # optional: multiplies the number
+//! lat = 43.4721                # optional, with lon: the fixed position of a fixed device
+//! lon = -3.8012
 //!
 //! [rejected]                   # optional: known channels that are not readings
 //! "*.CommFailure" = "communication-failure flag, not a measurement"
 //! ```
+//!
+//! **Time in several columns, hour ranges, business days.** A wide table of hourly counts
+//! such as
+//!
+//! ```text
+//! date,hour,year,107 Quay Street,Te Ara Tahuhu Walkway
+//! 2024-01-01,6:00-6:59,2024,78.0,53.0
+//! 2024-01-01,0:00-0:59,2024,12.0,
+//! ```
+//!
+//! is read with
+//!
+//! ```toml
+//! header = true
+//! [time]
+//! columns = ["date", "hour"]   # instead of `column`: the cells joined with one space,
+//!                              # "2024-01-01 6:00-6:59", are the time text
+//! format = "strftime"
+//! pattern = "%Y-%m-%d %H:%M"   # %H also reads an unpadded "6"
+//! range_start = true           # the text may go on with a range's end ("-6:59"): the
+//!                              # time is the range's start, 06:00
+//! day_start = "06:00"          # the date names a day that starts at 06:00: clock times
+//!                              # before it belong to the next calendar date
+//! zone = "Pacific/Auckland"
+//! [layout]
+//! kind = "wide"
+//! skip_empty = true            # an empty cell is no reading (not a zero)
+//! columns = [{ column = "107 Quay Street" }, { column = "Te Ara Tahuhu Walkway" }]
+//! [channels."107 Quay Street"] # a wide column without `channel` is the channel named
+//! device = "107-quay-street"   # like its header
+//! kind = "crowd"
+//! lat = -36.843015
+//! lon = 174.766494
+//! ```
+//!
+//! * `range_start`, `day_start` apply to `strftime` only. With `range_start` the pattern
+//!   must match a prefix of the text; what follows it must be empty or, after spaces, start
+//!   with `-` (the end of the range, not read), or the time is `invalid_type`.
+//!   `day_start = "HH:MM"` adds one day to every parsed local time whose clock time is
+//!   before it (before the zone is applied).
+//! * **Positions:** a reading's position is the row's `lat_column` / `lon_column` when both
+//!   cells are set, else its channel's fixed `lat` / `lon`, else none. A channel's `lat` and
+//!   `lon` go together and must be finite WGS84 degrees (a configuration error otherwise).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -71,17 +117,30 @@ pub enum TimeFormatName {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimeColumn {
-    /// The time column.
-    pub column: Column,
+    /// The time column (exactly one of `column` and `columns`).
+    #[serde(default)]
+    pub column: Option<Column>,
+    /// Several time columns (e.g. a date and an hour): their cells joined with one space, in
+    /// this order, are the time text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<Column>,
     /// Its format.
     pub format: TimeFormatName,
     /// The chrono pattern (`strftime` only).
     #[serde(default)]
     pub pattern: Option<String>,
     /// The zone of naive local times (`strftime` only): `UTC`, `±HH:MM`, `Europe/Madrid`
-    /// (alias `Europe/Paris`) or `Asia/Tokyo`.
+    /// (alias `Europe/Paris`), `Asia/Tokyo` or `Pacific/Auckland` (alias `NZ`).
     #[serde(default)]
     pub zone: Option<String>,
+    /// `strftime` only: the text is a range `start-end` (`6:00-6:59`) and the time is its
+    /// start; the pattern matches the start, the end is not read.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub range_start: bool,
+    /// `strftime` only: `HH:MM` at which the day named by the date starts; local clock times
+    /// before it belong to the next calendar date (a business day 06:00 → 05:59).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_start: Option<String>,
 }
 
 /// One value column of a wide layout.
@@ -90,8 +149,10 @@ pub struct TimeColumn {
 pub struct WideColumn {
     /// The column.
     pub column: Column,
-    /// The channel (key of [`CsvMapping::channels`]) its values belong to.
-    pub channel: String,
+    /// The channel (key of [`CsvMapping::channels`]) its values belong to; by default the
+    /// column's header name (a column given by index needs one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 /// How rows carry values.
@@ -132,6 +193,13 @@ pub struct Channel {
     /// Factor applied to parsed numbers (not to `values`), default 1.
     #[serde(default)]
     pub scale: Option<f64>,
+    /// Fixed latitude of the device (with `lon`), WGS84 degrees: the position of its
+    /// readings when the row gives none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    /// Fixed longitude of the device (with `lat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
 }
 
 /// A device the mapping can produce, with its metadata.
@@ -287,7 +355,8 @@ impl CsvMapping {
             (TimeFormatName::Strftime, Some(p), Some(z)) => {
                 let zone = Zone::parse(z).ok_or_else(|| {
                     config(format!(
-                        "zone {z:?}: expected UTC, ±HH:MM, Europe/Madrid, Europe/Paris or Asia/Tokyo"
+                        "zone {z:?}: expected UTC, ±HH:MM, Europe/Madrid, Europe/Paris, \
+                         Asia/Tokyo or Pacific/Auckland"
                     ))
                 })?;
                 if chrono::format::StrftimeItems::new(p)
@@ -295,26 +364,47 @@ impl CsvMapping {
                 {
                     return Err(config(format!("invalid strftime pattern {p:?}")));
                 }
+                let day_start = match &t.day_start {
+                    None => None,
+                    Some(d) => {
+                        Some(chrono::NaiveTime::parse_from_str(d, "%H:%M").map_err(|_| {
+                            config(format!("day_start {d:?}: expected a local time HH:MM"))
+                        })?)
+                    }
+                };
                 TimeFormat::Strftime {
                     pattern: p.clone(),
                     zone,
+                    range_start: t.range_start,
+                    day_start,
                 }
             }
             (TimeFormatName::Strftime, _, _) => {
                 return Err(config("format `strftime` needs `pattern` and `zone`"));
             }
-            (_, None, None) => match t.format {
+            (_, None, None) if !t.range_start && t.day_start.is_none() => match t.format {
                 TimeFormatName::EpochMs => TimeFormat::EpochMs,
                 TimeFormatName::EpochS => TimeFormat::EpochS,
                 _ => TimeFormat::Rfc3339,
             },
             _ => {
                 return Err(config(
-                    "`pattern` and `zone` apply only to format `strftime`",
+                    "`pattern`, `zone`, `range_start` and `day_start` apply only to format \
+                     `strftime`",
                 ));
             }
         };
-        let time_col = col(&t.column, "time")?;
+        let time_cols = match (&t.column, t.columns.as_slice()) {
+            (Some(c), []) => vec![col(c, "time")?],
+            (None, cs) if !cs.is_empty() => cs
+                .iter()
+                .map(|c| col(c, "time"))
+                .collect::<Result<Vec<_>>>()?,
+            (Some(_), _) => {
+                return Err(config("[time] takes `column` or `columns`, not both"));
+            }
+            (None, _) => return Err(config("[time] needs `column` or `columns`")),
+        };
 
         let prefix = self.prefix();
         let mut channels = Vec::with_capacity(self.channels.len());
@@ -333,12 +423,32 @@ impl CsvMapping {
             if !scale.is_finite() {
                 return Err(config(format!("channel {name:?}: scale must be finite")));
             }
+            let position = match (c.lat, c.lon) {
+                (None, None) => None,
+                (Some(lat), Some(lon))
+                    if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) =>
+                {
+                    Some((lat, lon))
+                }
+                (Some(lat), Some(lon)) => {
+                    return Err(config(format!(
+                        "channel {name:?}: position ({lat}, {lon}) is outside \
+                         [-90, 90] × [-180, 180]"
+                    )));
+                }
+                _ => {
+                    return Err(config(format!(
+                        "channel {name:?}: `lat` and `lon` go together"
+                    )));
+                }
+            };
             by_name.insert(name.clone(), channels.len());
             channels.push(CompiledChannel {
                 device: format!("{prefix}{}", c.device),
                 kind,
                 scale,
                 values: c.values.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                position,
             });
         }
         let layout = match &self.layout {
@@ -358,8 +468,17 @@ impl CsvMapping {
                 }
                 let mut cols = Vec::with_capacity(columns.len());
                 for w in columns {
-                    let ch = *by_name.get(&w.channel).ok_or_else(|| {
-                        config(format!("wide column channel {:?} is not mapped", w.channel))
+                    let channel = match (&w.channel, &w.column) {
+                        (Some(c), _) => c,
+                        (None, Column::Name(n)) => n,
+                        (None, Column::Index(i)) => {
+                            return Err(config(format!(
+                                "wide column {i} is given by index and needs a `channel`"
+                            )));
+                        }
+                    };
+                    let ch = *by_name.get(channel).ok_or_else(|| {
+                        config(format!("wide column channel {channel:?} is not mapped"))
                     })?;
                     cols.push((col(&w.column, "value")?, ch));
                 }
@@ -374,7 +493,7 @@ impl CsvMapping {
             (None, None) => None,
             _ => return Err(config("`lat_column` and `lon_column` go together")),
         };
-        let mut min_fields = time_col + 1;
+        let mut min_fields = time_cols.iter().max().map_or(0, |c| c + 1);
         match &layout {
             CompiledLayout::Long { sensor, value } => {
                 min_fields = min_fields.max(sensor + 1).max(value + 1);
@@ -391,7 +510,7 @@ impl CsvMapping {
         Ok(Compiled {
             delimiter,
             quote: self.quote,
-            time_col,
+            time_cols,
             time,
             layout,
             position,
@@ -415,6 +534,8 @@ pub(crate) struct CompiledChannel {
     pub kind: SensorKind,
     pub scale: f64,
     pub values: HashMap<String, f64>,
+    /// Fixed `(lat, lon)`, used when the row has no position.
+    pub position: Option<(f64, f64)>,
 }
 
 /// Resolved layout: column indices and channel indices.
@@ -435,7 +556,8 @@ pub(crate) enum CompiledLayout {
 pub(crate) struct Compiled {
     pub delimiter: u8,
     pub quote: bool,
-    pub time_col: usize,
+    /// The time columns, joined with one space when there are several.
+    pub time_cols: Vec<usize>,
     pub time: TimeFormat,
     pub layout: CompiledLayout,
     pub position: Option<(usize, usize)>,

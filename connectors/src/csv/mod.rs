@@ -5,7 +5,14 @@
 //! 2017-01-16T17:50:17.385;MotionD_T;1        (long layout: time, channel, value)
 //! ts,temp,hum                                (wide layout: one reading per value column)
 //! 1500000000000,21.5,40
+//! date,hour,year,107 Quay Street,...         (wide, time in two columns, hour ranges,
+//! 2024-01-01,6:00-6:59,2024,78.0,...          fixed positions per channel)
 //! ```
+//!
+//! The mapping syntax, with the options for time split over columns (`columns`,
+//! `range_start`, `day_start`) and fixed device positions (`lat` / `lon` of a channel), is
+//! documented in [`mapping`]; `docs/mappings/` holds mappings of real logs (HomeAssist home
+//! events, the Auckland pedestrian counts).
 //!
 //! This module owns reading such files (`*.gz` gunzipped, `-` = stdin), the header row,
 //! and batching; submodules own the rest:
@@ -13,7 +20,7 @@
 //! | module | owns |
 //! | --- | --- |
 //! | `mapping` | [`CsvMapping`] (serde/TOML) and its validation into column indices |
-//! | `time` | the time formats and the `Europe/Madrid` / `Asia/Tokyo` zones ([`Zone`]) |
+//! | `time` | the time formats (one column or several joined, hour ranges, business days) and the zones ([`Zone`]: `Europe/Madrid`, `Asia/Tokyo`, `Pacific/Auckland`, fixed offsets) |
 //! | `row` | splitting a line into fields with optional `"` quoting |
 //! | `decode` | the checks, in order, that make a row readings or dead letters |
 //! | `pump` | the line reader and the batcher |

@@ -1,11 +1,13 @@
 //! Event-time parsing for delimited logs: epoch ms, epoch s, RFC 3339, or a `strftime`
-//! pattern for naive local times in a [`Zone`].
+//! pattern for naive local times in a [`Zone`], optionally the start of a range
+//! (`2024-01-01 6:00-6:59` → 06:00) and on a business day that starts at a given clock time
+//! (with `day_start` 06:00, `2024-01-01 0:00` is 2024-01-02 00:00 local).
 //!
 //! The zones and their DST rules (how a naive local time in the autumn fold or the spring
 //! gap is read) are [`msec_engine::zone`]'s: the mapping is monotone, so a log sorted by
 //! local time stays sorted in UTC and the DST gap creates no late records.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, NaiveTime};
 
 pub use msec_engine::zone::Zone;
 
@@ -24,6 +26,11 @@ pub enum TimeFormat {
         pattern: String,
         /// The zone of the local times.
         zone: Zone,
+        /// The text is a range `start-end` read as its start: the pattern matches a prefix,
+        /// and what follows is empty or (after spaces) starts with `-`.
+        range_start: bool,
+        /// Clock times before this belong to the day after the parsed date.
+        day_start: Option<NaiveTime>,
     },
 }
 
@@ -43,7 +50,14 @@ impl TimeFormat {
             TimeFormat::EpochMs => "integer epoch ms".into(),
             TimeFormat::EpochS => "epoch seconds".into(),
             TimeFormat::Rfc3339 => "an RFC 3339 time".into(),
-            TimeFormat::Strftime { pattern, .. } => format!("a local time like {pattern:?}"),
+            TimeFormat::Strftime {
+                pattern,
+                range_start: false,
+                ..
+            } => format!("a local time like {pattern:?}"),
+            TimeFormat::Strftime { pattern, .. } => {
+                format!("a local time like {pattern:?} or a range starting with one")
+            }
         }
     }
 
@@ -55,9 +69,31 @@ impl TimeFormat {
             TimeFormat::Rfc3339 => chrono::DateTime::parse_from_rfc3339(text)
                 .map(|t| t.timestamp_millis())
                 .map_err(|_| TimeError::Invalid),
-            TimeFormat::Strftime { pattern, zone } => NaiveDateTime::parse_from_str(text, pattern)
-                .map(|t| zone.to_utc_ms(t))
-                .map_err(|_| TimeError::Invalid),
+            TimeFormat::Strftime {
+                pattern,
+                zone,
+                range_start,
+                day_start,
+            } => {
+                let local = if *range_start {
+                    let (t, rest) = NaiveDateTime::parse_and_remainder(text, pattern)
+                        .map_err(|_| TimeError::Invalid)?;
+                    let rest = rest.trim_start();
+                    if !(rest.is_empty() || rest.starts_with('-')) {
+                        return Err(TimeError::Invalid);
+                    }
+                    t
+                } else {
+                    NaiveDateTime::parse_from_str(text, pattern).map_err(|_| TimeError::Invalid)?
+                };
+                let local = match day_start {
+                    Some(start) if local.time() < *start => local
+                        .checked_add_signed(chrono::Duration::days(1))
+                        .ok_or(TimeError::Overflow)?,
+                    _ => local,
+                };
+                Ok(zone.to_utc_ms(local))
+            }
         }
     }
 }
@@ -118,6 +154,7 @@ mod tests {
         assert_eq!(Zone::parse("-05:00"), Some(Zone::Fixed(-18000)));
         assert_eq!(Zone::parse("Europe/Paris"), Some(Zone::EuropeMadrid));
         assert_eq!(Zone::parse("Asia/Tokyo"), Some(Zone::AsiaTokyo));
+        assert_eq!(Zone::parse("Pacific/Auckland"), Some(Zone::PacificAuckland));
         for bad in [
             "",
             "+1:00",
@@ -230,6 +267,8 @@ mod tests {
         let f = TimeFormat::Strftime {
             pattern: "%Y-%m-%dT%H:%M:%S%.3f".into(),
             zone: Zone::EuropeMadrid,
+            range_start: false,
+            day_start: None,
         };
         assert_eq!(
             f.parse("2017-01-16T17:49:25.864"),
@@ -239,10 +278,79 @@ mod tests {
         let fixed = TimeFormat::Strftime {
             pattern: "%d/%m/%Y %H:%M".into(),
             zone: Zone::Fixed(-3600),
+            range_start: false,
+            day_start: None,
         };
         assert_eq!(
             fixed.parse("16/01/2017 17:49"),
             Ok(utc("2017-01-16T18:49:00Z"))
         );
+    }
+
+    #[test]
+    fn hour_ranges_and_business_days_in_auckland() {
+        let f = TimeFormat::Strftime {
+            pattern: "%Y-%m-%d %H:%M".into(),
+            zone: Zone::PacificAuckland,
+            range_start: true,
+            day_start: None,
+        };
+        // 06:00 NZDT on New Year's day is 17:00Z the day before; NZST in July.
+        assert_eq!(
+            f.parse("2024-01-01 6:00-6:59"),
+            Ok(utc("2023-12-31T17:00:00Z"))
+        );
+        assert_eq!(
+            f.parse("2024-07-01 12:00-12:59"),
+            Ok(utc("2024-07-01T00:00:00Z"))
+        );
+        assert_eq!(f.parse("2024-07-01 12:00"), Ok(utc("2024-07-01T00:00:00Z")));
+        assert_eq!(
+            f.parse("2024-07-01 12:00 - 12:59"),
+            Ok(utc("2024-07-01T00:00:00Z"))
+        );
+        for bad in [
+            "2024-07-01 12:00x",
+            "2024-07-01 12:00:00",
+            "2024-07-01",
+            "2024-07-01 25:00-25:59",
+            "12:00-12:59",
+        ] {
+            assert_eq!(f.parse(bad), Err(TimeError::Invalid), "{bad}");
+        }
+        // Without range_start the end is an error.
+        let plain = TimeFormat::Strftime {
+            pattern: "%Y-%m-%d %H:%M".into(),
+            zone: Zone::PacificAuckland,
+            range_start: false,
+            day_start: None,
+        };
+        assert_eq!(plain.parse("2024-01-01 6:00-6:59"), Err(TimeError::Invalid));
+        // A business day from 06:00: 0:00..5:59 belong to the next date.
+        let day = TimeFormat::Strftime {
+            pattern: "%Y-%m-%d %H:%M".into(),
+            zone: Zone::PacificAuckland,
+            range_start: true,
+            day_start: NaiveTime::from_hms_opt(6, 0, 0),
+        };
+        for (text, want) in [
+            ("2024-01-01 6:00-6:59", "2023-12-31T17:00:00Z"),
+            ("2024-01-01 23:00-23:59", "2024-01-01T10:00:00Z"),
+            ("2024-01-01 0:00-0:59", "2024-01-01T11:00:00Z"),
+            ("2024-01-01 5:00-5:59", "2024-01-01T16:00:00Z"),
+            ("2024-12-31 3:00-3:59", "2024-12-31T14:00:00Z"),
+            // The block of Saturday 28 September 2024 ends on Sunday the 29th, the day NZDT
+            // starts: 1:00 is NZST, 2:00 lies in the gap (the change), 3:00 is NZDT.
+            ("2024-09-28 1:00-1:59", "2024-09-28T13:00:00Z"),
+            ("2024-09-28 2:00-2:59", "2024-09-28T14:00:00Z"),
+            ("2024-09-28 3:00-3:59", "2024-09-28T14:00:00Z"),
+            ("2024-09-28 4:00-4:59", "2024-09-28T15:00:00Z"),
+            // The block of Saturday 5 April 2025 ends on Sunday the 6th, when NZDT ends:
+            // 2:00 is in the fold (read as NZDT), 3:00 is NZST.
+            ("2025-04-05 2:00-2:59", "2025-04-05T13:00:00Z"),
+            ("2025-04-05 3:00-3:59", "2025-04-05T15:00:00Z"),
+        ] {
+            assert_eq!(day.parse(text), Ok(utc(want)), "{text}");
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! Integration tests of the sources: the simulator's guarantees, and the JSON-lines source
 //! checked against the simulator's manifest and against from-scratch recomputations; the
 //! CSV source on small files and on the real HomeAssist log through its shipped mapping; the
-//! LoRaWAN frames source on the real Tour Perret files.
+//! LoRaWAN frames source on the real Tour Perret files; the Auckland pedestrian counts through
+//! their shipped wide mapping.
 
 mod agreement;
+mod akl;
 mod csv;
 mod frames;
 mod homeassist;

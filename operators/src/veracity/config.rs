@@ -122,8 +122,10 @@ mod tests {
         let d = VeracityConfig::default();
         assert_eq!(d.stuck_run, 10);
         assert_eq!(d.exempt_mask().count_ones(), 3);
-        let c = VeracityConfig::from_toml_str("[pipeline]\nworkers = 2\n[veracity]\nstuck_run = 4\nstuck_exempt = [\"noise\"]")
-            .expect("valid");
+        let c = VeracityConfig::from_toml_str(
+            "[pipeline]\nworkers = 2\n[veracity]\nstuck_run = 4\nstuck_exempt = [\"noise\"]",
+        )
+        .expect("valid");
         assert_eq!(c.stuck_run, 4);
         assert_eq!(c.stuck_exempt, vec![SensorKind::Noise]);
         assert!(VeracityConfig::from_toml_str("[veracity]\nstuck_exempt = [\"smell\"]").is_err());
