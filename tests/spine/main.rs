@@ -5,6 +5,7 @@ mod akl;
 mod alerts;
 mod common;
 mod dead_letters;
+mod heatmap;
 mod invariance;
 mod oracle;
 mod real_data;
