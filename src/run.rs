@@ -43,7 +43,7 @@ use msec_engine::source::{Source, SourceSummary, batch_channel};
 use msec_engine::time::coarsen;
 use msec_engine::{Interner, ReadingBatch};
 use msec_operators::fivev::{
-    AlertValue, DEFAULT_FIVEV_WINDOW_MS, Fivev, FivevInputs, SourceStats, fivev_schema,
+    AlertValue, DEFAULT_FIVEV_WINDOW_MS, Fivev, FivevInputs, SourceStats, ValueEvent, fivev_schema,
 };
 use msec_operators::heatmap::{Heatmap, HeatmapBatch, HeatmapConfig, OrderHeatmap, heatmap_schema};
 use msec_operators::veracity::{
@@ -59,7 +59,7 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::{Input, Inspect, Probe};
+use timely::dataflow::operators::{Concat, Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
 use crate::cli::RunArgs;
@@ -432,6 +432,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             worker.dataflow::<u64, _, _>(|scope| {
                 let readings = scope.input_from(&mut input);
                 let reports = scope.input_from(&mut report_input);
+                let mut heat_value = None;
                 match readings.clone().heatmap(
                     reports.clone(),
                     &heatmap_cfg,
@@ -439,8 +440,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                 ) {
                     Ok(cells) => {
                         let suppressed = metrics.operator("heatmap_suppressed_cells", index);
-                        cells
-                            .order_heatmap()
+                        let ordered = cells.order_heatmap();
+                        heat_value = Some(heatmap_value(ordered.clone(), source_id));
+                        ordered
                             .inspect(move |b: &HeatmapBatch| {
                                 let n: u64 = b.summary.iter().map(|s| s.suppressed_cells).sum();
                                 suppressed.add_out(n as usize);
@@ -541,7 +543,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                         FivevInputs {
                             stats,
                             flags,
-                            value: Some(alerts.clone().alert_value(source_id)),
+                            value: Some(match heat_value {
+                                Some(cells) => alerts.clone().alert_value(source_id).concat(cells),
+                                None => alerts.clone().alert_value(source_id),
+                            }),
                         },
                         DEFAULT_FIVEV_WINDOW_MS,
                         Arc::clone(&interner),
@@ -778,6 +783,37 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         operators: metrics.totals(),
         stages,
         elapsed: started.elapsed(),
+    })
+}
+
+/// Heat-map cells published, per window, as 5V "value" events of the run's source.
+fn heatmap_value<'scope>(
+    cells: Stream<'scope, u64, Vec<HeatmapBatch>>,
+    source: u32,
+) -> Stream<'scope, u64, Vec<ValueEvent>> {
+    cells.unary(Pipeline, "HeatmapValue", move |_cap, _info| {
+        move |input, output| {
+            input.for_each(|cap, data| {
+                let mut events: Vec<ValueEvent> = Vec::new();
+                for batch in data.drain(..) {
+                    for &ts in &batch.window_start {
+                        match events.last_mut() {
+                            Some(e) if e.ts == ts => e.heatmap_cells += 1,
+                            _ => events.push(ValueEvent {
+                                source,
+                                ts,
+                                alerts: 0,
+                                heatmap_cells: 1,
+                                datasets_sealed: 0,
+                            }),
+                        }
+                    }
+                }
+                if !events.is_empty() {
+                    output.session(&cap).give_iterator(events.into_iter());
+                }
+            });
+        }
     })
 }
 

@@ -74,6 +74,18 @@ fn heatmap_equals_sql_over_the_raw_readings() {
          GROUP BY 1, 2, 3",
     );
     assert!(want.len() > 100, "{} cells", want.len());
+    // 5V value: the cells published, counted in fivev.
+    let value = session(
+        None,
+        &[
+            ("fivev", &data.join("fivev")),
+            ("heatmap", &data.join("heatmap")),
+        ],
+    );
+    assert_eq!(
+        count(&value, "SELECT sum(heatmap_cells) FROM fivev"),
+        count(&value, "SELECT count(*) FROM heatmap")
+    );
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>()
