@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod progress;
 mod run;
+mod setup;
 mod summary;
 
 use std::process::ExitCode;
