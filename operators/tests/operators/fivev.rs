@@ -2,6 +2,7 @@
 //! oracle recomputing every column from scratch under several worker counts and batch
 //! sizes.
 
+use crate::rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -20,21 +21,6 @@ use timely::dataflow::{InputHandle, ProbeHandle};
 const WINDOW: u64 = 60_000;
 /// A window boundary.
 const T0: i64 = 1_700_000_040_000;
-
-/// SplitMix64: a tiny deterministic PRNG for the test.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// One input record of any of the four inputs.
 #[derive(Debug, Clone)]

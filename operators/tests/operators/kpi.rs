@@ -2,6 +2,7 @@
 //! identical canonical output under every arrival order within the lateness bound, batch size
 //! and worker count tried, and an oracle recomputing every KPI from scratch.
 
+use crate::rng::Rng;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -19,21 +20,6 @@ const WINDOW: i64 = 60_000;
 const LATENESS: u64 = 5_000;
 /// A window boundary (divisible by 60 000).
 const T0: i64 = 1_699_999_980_000;
-
-/// SplitMix64: a tiny deterministic PRNG for the test.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// One input reading, optionally carrying an alert (household, latency) decided at its `ts`.
 #[derive(Debug, Clone)]

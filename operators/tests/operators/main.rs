@@ -3,5 +3,6 @@
 mod fivev;
 mod heatmap;
 mod kpi;
+mod rng;
 mod veracity;
 mod window_oracle;

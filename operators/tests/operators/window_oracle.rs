@@ -1,6 +1,7 @@
 //! Oracle test of `TumblingAggregate`: the streaming result, under every arrival order within
 //! the lateness bound, batch size and worker count tried, equals a from-scratch recomputation.
 
+use crate::rng::Rng;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -15,21 +16,6 @@ use timely::dataflow::{InputHandle, ProbeHandle};
 
 const WINDOW: i64 = 60_000;
 const LATENESS: u64 = 5_000;
-
-/// SplitMix64: a tiny deterministic PRNG for the test.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 struct Reading {
