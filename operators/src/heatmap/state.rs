@@ -3,11 +3,8 @@
 //! (metric, cell), the distinct reporters per cell and the count of unpositioned records
 //! ([`WindowState`]). Closing a window applies k-anonymity and yields its rows.
 
+use crate::window::open::Windows;
 use std::collections::HashMap;
-
-use msec_engine::time::window_start;
-use timely::dataflow::operators::{Capability, InputCapability};
-use timely::progress::frontier::MutableAntichain;
 
 use super::batch::{HeatmapBatch, HeatmapMetric, HeatmapSummary};
 use super::grid::HeatmapGrid;
@@ -87,78 +84,8 @@ impl WindowState {
     }
 }
 
-/// One open window.
-pub(super) struct Open {
-    /// Window start, epoch ms.
-    pub start: i64,
-    /// Window end (exclusive), epoch ms, saturating.
-    pub end: i64,
-    /// Capability at the window's end (or the input time, if later).
-    pub cap: Capability<u64>,
-    /// The window's accumulators.
-    pub state: WindowState,
-}
-
-/// Open windows of one worker, sorted by start.
-pub(super) struct OpenWindows {
-    len: i64,
-    open: Vec<Open>,
-}
-
-impl OpenWindows {
-    /// No open windows; windows are `len` ms long.
-    pub fn new(len: i64) -> Self {
-        Self {
-            len: len.max(1),
-            open: Vec::new(),
-        }
-    }
-
-    /// The state of the window holding `ts`, opened with a capability at its end if new.
-    /// `hint` caches the last position (consecutive records mostly share a window). Callers
-    /// guarantee `ts ≥` the input time, so the window's end lies strictly after it.
-    #[inline]
-    pub fn slot(
-        &mut self,
-        ts: i64,
-        cap: &InputCapability<u64>,
-        hint: &mut usize,
-    ) -> &mut WindowState {
-        let start = window_start(ts, self.len);
-        if self.open.get(*hint).is_none_or(|w| w.start != start) {
-            *hint = match self.open.binary_search_by_key(&start, |w| w.start) {
-                Ok(pos) => pos,
-                Err(pos) => {
-                    let end = start.saturating_add(self.len);
-                    let t = u64::try_from(end)
-                        .unwrap_or(0)
-                        .max(cap.least().copied().unwrap_or(0));
-                    self.open.insert(
-                        pos,
-                        Open {
-                            start,
-                            end,
-                            cap: cap.delayed(&t, 0),
-                            state: WindowState::default(),
-                        },
-                    );
-                    pos
-                }
-            };
-        }
-        &mut self.open[*hint].state
-    }
-
-    /// Removes and returns, oldest first, every window whose end the frontier has reached.
-    pub fn take_ready(&mut self, frontier: &MutableAntichain<u64>) -> Vec<Open> {
-        let ready = self
-            .open
-            .iter()
-            .take_while(|w| !frontier.less_than(&u64::try_from(w.end).unwrap_or(0)))
-            .count();
-        self.open.drain(..ready).collect()
-    }
-}
+/// Open heat-map windows of one worker.
+pub(super) type OpenWindows = Windows<WindowState>;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 
 mod agg_batch;
 mod exact_sum;
+pub(crate) mod open;
 mod ordered;
 mod tumbling;
 
