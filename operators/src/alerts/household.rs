@@ -62,6 +62,16 @@ struct Episode {
     evidence: (u32, i64),
 }
 
+impl Episode {
+    /// An episode started by the reading of `device` at `ts`, which is its evidence.
+    fn of(device: u32, ts: i64) -> Self {
+        Self {
+            start_ts: ts,
+            evidence: (device, ts),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct DeviceState {
     device: u32,
@@ -205,10 +215,7 @@ impl Household {
                 && dev.last_ts != i64::MIN
                 && dev.last_ts.saturating_add(dev.limit) == d
             {
-                let ep = Episode {
-                    start_ts: dev.last_ts,
-                    evidence: (device, dev.last_ts),
-                };
+                let ep = Episode::of(device, dev.last_ts);
                 self.devices[i].silent = Some(ep);
                 self.raise(BaseRule::DeviceSilent, device, d, ep, cfg, out);
             }
@@ -217,10 +224,7 @@ impl Household {
                 && let Some(t) = dev.bed_exit
                 && t.saturating_add(cfg.bed_return_ms) == d
             {
-                let ep = Episode {
-                    start_ts: t,
-                    evidence: (device, t),
-                };
+                let ep = Episode::of(device, t);
                 self.devices[i].bed_exit = None;
                 self.devices[i].bed_ep = Some(ep);
                 self.raise(BaseRule::BedExitNoReturn, device, d, ep, cfg, out);
@@ -230,10 +234,7 @@ impl Household {
                 && let Some(t) = dev.plug_on_since
                 && t.saturating_add(cfg.appliance_ms) == d
             {
-                let ep = Episode {
-                    start_ts: t,
-                    evidence: (device, t),
-                };
+                let ep = Episode::of(device, t);
                 self.devices[i].plug_ep = Some(ep);
                 self.raise(BaseRule::ApplianceLeftOn, device, d, ep, cfg, out);
             }
@@ -261,10 +262,7 @@ impl Household {
             if !(went_out || any && all_silent)
                 && let Some((device, ts)) = self.last_motion
             {
-                let ep = Episode {
-                    start_ts: ts,
-                    evidence: (device, ts),
-                };
+                let ep = Episode::of(device, ts);
                 self.inactivity_ep = Some(ep);
                 self.raise(BaseRule::Inactivity, NO_DEVICE, d, ep, cfg, out);
             }
@@ -339,10 +337,7 @@ impl Household {
                         && self.devices[i].watched_by(BaseRule::DoorOpenNight)
                         && cfg.door_night.contains(self.clock.time_of_day_ms(r.ts))
                     {
-                        let ep = Episode {
-                            start_ts: r.ts,
-                            evidence: (r.device, r.ts),
-                        };
+                        let ep = Episode::of(r.device, r.ts);
                         self.devices[i].door_ep = Some(ep);
                         self.raise(BaseRule::DoorOpenNight, r.device, r.ts, ep, cfg, out);
                     }
@@ -369,10 +364,7 @@ impl Household {
                     if self.devices[i].battery_ep.is_none()
                         && self.devices[i].watched_by(BaseRule::LowBattery)
                     {
-                        let ep = Episode {
-                            start_ts: r.ts,
-                            evidence: (r.device, r.ts),
-                        };
+                        let ep = Episode::of(r.device, r.ts);
                         self.devices[i].battery_ep = Some(ep);
                         self.raise(BaseRule::LowBattery, r.device, r.ts, ep, cfg, out);
                     }
