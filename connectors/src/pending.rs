@@ -72,3 +72,21 @@ impl Pending {
         Ok(true)
     }
 }
+
+/// Runs a source's pump inside a `source` tracing span named after it, and logs its summary
+/// when it ends (the common body of every connector's [`Source::run`](msec_engine::source::Source::run)).
+pub(crate) fn run_traced<E>(
+    name: &str,
+    run: impl FnOnce() -> Result<SourceSummary, E>,
+) -> Result<SourceSummary, E> {
+    let span = tracing::info_span!("source", name = %name);
+    let _enter = span.enter();
+    let summary = run()?;
+    tracing::debug!(
+        records = summary.records,
+        readings = summary.readings,
+        reports = summary.reports,
+        "source finished"
+    );
+    Ok(summary)
+}

@@ -211,15 +211,7 @@ impl Source for CsvSource {
     /// Reads the whole input. Fails on an I/O error (after sending the rows before it) or
     /// when the channel closes early ([`ConnectorError::Downstream`]).
     fn run(self, out: &BatchSender) -> Result<SourceSummary> {
-        let span = tracing::info_span!("source", name = %self.name);
-        let _enter = span.enter();
-        let summary = self.pump.run(out)?;
-        tracing::debug!(
-            records = summary.records,
-            readings = summary.readings,
-            "source finished"
-        );
-        Ok(summary)
+        crate::pending::run_traced(&self.name, || self.pump.run(out))
     }
 }
 

@@ -154,11 +154,6 @@ impl Decoder {
         self.devices.intern(name)
     }
 
-    /// A dead letter for `raw` with the rejection `r`.
-    pub(crate) fn reject_line(&self, raw: &[u8], offset: u64, now: i64, r: Reject) -> DeadLetter {
-        self.dead_letter(raw, offset, now, r)
-    }
-
     /// Builds a dead letter for a line rejected outside [`decode`](Self::decode) (e.g. too long).
     pub(crate) fn dead_letter_parse(
         &self,
@@ -175,7 +170,8 @@ impl Decoder {
         )
     }
 
-    fn dead_letter(&self, raw: &[u8], offset: u64, now: i64, r: Reject) -> DeadLetter {
+    /// A dead letter for `raw` with the rejection `r`.
+    pub(crate) fn dead_letter(&self, raw: &[u8], offset: u64, now: i64, r: Reject) -> DeadLetter {
         r.into_dead_letter(&self.source, raw, offset, now)
     }
 

@@ -171,14 +171,8 @@ impl Source for JsonlSource {
     /// Reads the whole input. Fails on an I/O error (after sending the batches before it) or
     /// when the channel closes early ([`ConnectorError::Downstream`]).
     fn run(self, out: &BatchSender) -> Result<SourceSummary> {
-        let span = tracing::info_span!("source", name = %self.name);
-        let _enter = span.enter();
-        let (summary, _input) = self.pump.run(out)?;
-        tracing::debug!(
-            records = summary.records,
-            readings = summary.readings,
-            "source finished"
-        );
-        Ok(summary)
+        let name = self.name;
+        let pump = self.pump;
+        crate::pending::run_traced(&name, || pump.run(out).map(|(summary, _input)| summary))
     }
 }

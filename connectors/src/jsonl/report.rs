@@ -73,7 +73,7 @@ impl Decoder {
                 out.ingest_ts.push(now);
                 out.offset.push(offset);
             }
-            Err(r) => dead.push(self.reject_line(line, offset, now, r)),
+            Err(r) => dead.push(self.dead_letter(line, offset, now, r)),
         }
     }
 }
