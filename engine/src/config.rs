@@ -48,6 +48,10 @@ pub struct PipelineConfig {
     /// a silent house still raises `device_silent`. 0 disables it. Bounded inputs (files,
     /// the simulator) never idle: their end is not the passing of time.
     pub idle_timeout_ms: u64,
+    /// How often a run reading a broker (MQTT, Kafka) takes a checkpoint, in ms (default
+    /// 1 000): seals every dataset, then commits the source positions the seal covers. Shorter
+    /// means earlier acknowledgements and smaller segments.
+    pub checkpoint_interval_ms: u64,
 }
 
 impl Default for PipelineConfig {
@@ -64,6 +68,7 @@ impl Default for PipelineConfig {
             kpi_window_ms: 60_000,
             kpi_target_gap_ms: 25_000,
             idle_timeout_ms: 10_000,
+            checkpoint_interval_ms: 1_000,
             workers: 1,
         }
     }
@@ -92,7 +97,14 @@ impl PipelineConfig {
         let mut value: toml_value::Table = text
             .parse()
             .map_err(|e| EngineError::Config(format!("{e}")))?;
-        value.retain(|key, v| key == "pipeline" || !v.is_table());
+        // Keep `[pipeline]` and top-level keys; tables and arrays of tables (`[[alert_sinks]]`)
+        // belong to other components.
+        value.retain(|key, v| {
+            key == "pipeline"
+                || !(v.is_table()
+                    || v.as_array()
+                        .is_some_and(|a| !a.is_empty() && a.iter().all(|x| x.is_table())))
+        });
         let cfg = if value.contains_key("pipeline") {
             toml_value::from_table::<File>(value)?.pipeline
         } else {
@@ -127,6 +139,10 @@ impl PipelineConfig {
         var("MSEC_KPI_WINDOW_MS", &mut self.kpi_window_ms)?;
         var("MSEC_KPI_TARGET_GAP_MS", &mut self.kpi_target_gap_ms)?;
         var("MSEC_IDLE_TIMEOUT_MS", &mut self.idle_timeout_ms)?;
+        var(
+            "MSEC_CHECKPOINT_INTERVAL_MS",
+            &mut self.checkpoint_interval_ms,
+        )?;
         self.validate()
     }
 
@@ -178,5 +194,10 @@ mod tests {
         let mixed = PipelineConfig::from_toml("lateness_ms = 7\n[alerts]\nx = 1\n").expect("valid");
         assert_eq!(mixed.lateness_ms, 7);
         assert!(PipelineConfig::from_toml("workers = 0").is_err());
+        let with_sinks = PipelineConfig::from_toml(
+            "lateness_ms = 8\n[source]\nkind = \"mqtt\"\n[[alert_sinks]]\nkind = \"stdout\"\n",
+        )
+        .expect("valid");
+        assert_eq!(with_sinks.lateness_ms, 8);
     }
 }

@@ -10,6 +10,8 @@
 //! * [`dead_letter`] — rejected records with their raw bytes, position and reason;
 //! * [`time`] — event time, watermarks and lateness;
 //! * [`source`] / [`sink`] — the traits connectors and dataset writers implement;
+//! * [`restore`] — dataset rows back into batches (a restarted broker run rebuilds its open windows);
+//! * [`checkpoint`] — source positions, checkpoints and what a restarted run skips (exactly once);
 //! * [`config`] — typed pipeline configuration with documented defaults;
 //! * [`metrics`] — per-operator counters;
 //! * [`runtime`] — timely bootstrap helpers.
@@ -23,6 +25,7 @@
 //! ```
 
 pub mod alert;
+pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
 pub mod error;
@@ -30,6 +33,7 @@ pub mod intern;
 pub mod metrics;
 pub mod reading;
 pub mod report;
+pub mod restore;
 pub mod runtime;
 pub mod sensor;
 pub mod sink;

@@ -70,6 +70,25 @@ impl Metrics {
         c
     }
 
+    /// Every registered counter: operator, worker, and `[in, out, dead-lettered]`.
+    pub fn snapshot(&self) -> Vec<(&'static str, usize, [u64; 3])> {
+        let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        counters
+            .iter()
+            .map(|c| {
+                (
+                    c.operator,
+                    c.worker,
+                    [
+                        c.records_in.load(Ordering::Relaxed),
+                        c.records_out.load(Ordering::Relaxed),
+                        c.dead_lettered.load(Ordering::Relaxed),
+                    ],
+                )
+            })
+            .collect()
+    }
+
     /// Totals per operator (summed over workers), in registration order of first appearance.
     pub fn totals(&self) -> Vec<OperatorTotals> {
         let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());

@@ -19,6 +19,17 @@ use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::intern::Interner;
 use crate::sensor::SensorKind;
 
+/// What becomes of a record behind a time (see [`ReadingBatch::split_behind_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behind {
+    /// Kept in the batch.
+    Keep,
+    /// Removed: it is already accounted for (e.g. dead-lettered by an earlier run).
+    Drop,
+    /// Removed as a `late` dead letter.
+    Late,
+}
+
 /// A batch of validated readings from one source.
 ///
 /// `lat`/`lon` hold `NaN` where the reading has no position (validation rejects a `NaN` in
@@ -113,6 +124,23 @@ impl ReadingBatch {
     /// Used when the dataflow's time was advanced by the wall clock past what the source's
     /// watermark allows; returns the dead letters, in batch order.
     pub fn split_behind(&mut self, time: i64, interner: &Interner) -> Vec<DeadLetter> {
+        self.split_behind_with(time, interner, |_| Behind::Late, |ts| {
+            format!(
+                "event time {ts} is behind the dataflow's time {time}, which the wall clock advanced while every source was idle"
+            )
+        })
+    }
+
+    /// Decides, for every reading with event time below `time`, by its offset, whether it is
+    /// kept, dropped (already accounted for elsewhere) or moved out as a `late` dead letter
+    /// whose detail is `detail(ts)`. Readings at or after `time` are kept.
+    pub fn split_behind_with(
+        &mut self,
+        time: i64,
+        interner: &Interner,
+        mut fate: impl FnMut(u64) -> Behind,
+        detail: impl Fn(i64) -> String,
+    ) -> Vec<DeadLetter> {
         if self.ts.iter().all(|&ts| ts >= time) {
             return Vec::new();
         }
@@ -123,6 +151,14 @@ impl ReadingBatch {
             if self.ts[i] >= time {
                 kept.push_from(self, i);
                 continue;
+            }
+            match fate(self.offset[i]) {
+                Behind::Keep => {
+                    kept.push_from(self, i);
+                    continue;
+                }
+                Behind::Drop => continue,
+                Behind::Late => {}
             }
             let device = interner
                 .name(self.device[i])
@@ -141,10 +177,7 @@ impl ReadingBatch {
                 source: Arc::clone(&source),
                 offset: self.offset[i],
                 reason: DeadLetterReason::Late,
-                detail: format!(
-                    "event time {} is behind the dataflow's time {time}, which the wall clock advanced while every source was idle",
-                    self.ts[i]
-                ),
+                detail: detail(self.ts[i]),
                 raw: raw.to_string().into_bytes(),
                 ts: Some(self.ts[i]),
                 ingest_ts: self.ingest_ts[i],

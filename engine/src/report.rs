@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::Result;
 use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::intern::Interner;
+use crate::reading::Behind;
 use crate::reading::{dictionary_utf8, timestamp_ms};
 
 /// A batch of validated citizen reports from one source.
@@ -94,6 +95,21 @@ impl ReportBatch {
     /// Moves every report with event time below `time` out of the batch as `late` dead
     /// letters (see [`crate::ReadingBatch::split_behind`]).
     pub fn split_behind(&mut self, time: i64, interner: &Interner) -> Vec<DeadLetter> {
+        self.split_behind_with(time, interner, |_| Behind::Late, |ts| {
+            format!(
+                "report time {ts} is behind the dataflow's time {time}, which the wall clock advanced while every source was idle"
+            )
+        })
+    }
+
+    /// Like [`crate::ReadingBatch::split_behind_with`], for reports.
+    pub fn split_behind_with(
+        &mut self,
+        time: i64,
+        interner: &Interner,
+        mut fate: impl FnMut(u64) -> Behind,
+        detail: impl Fn(i64) -> String,
+    ) -> Vec<DeadLetter> {
         if self.ts.iter().all(|&ts| ts >= time) {
             return Vec::new();
         }
@@ -102,7 +118,15 @@ impl ReportBatch {
         let mut dead = Vec::new();
         let name = |id: u32| interner.name(id).map(|n| n.to_string()).unwrap_or_default();
         for i in 0..self.len() {
-            if self.ts[i] >= time {
+            let fate = if self.ts[i] >= time {
+                Behind::Keep
+            } else {
+                fate(self.offset[i])
+            };
+            if fate == Behind::Drop {
+                continue;
+            }
+            if fate == Behind::Keep {
                 kept.report_id.push(std::mem::take(&mut self.report_id[i]));
                 kept.reporter.push(self.reporter[i]);
                 kept.ts.push(self.ts[i]);
@@ -130,10 +154,7 @@ impl ReportBatch {
                 source: Arc::clone(&source),
                 offset: self.offset[i],
                 reason: DeadLetterReason::Late,
-                detail: format!(
-                    "report time {} is behind the dataflow's time {time}, which the wall clock advanced while every source was idle",
-                    self.ts[i]
-                ),
+                detail: detail(self.ts[i]),
                 raw: raw.to_string().into_bytes(),
                 ts: Some(self.ts[i]),
                 ingest_ts: self.ingest_ts[i],

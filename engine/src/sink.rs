@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::error::{EngineError, Result};
@@ -21,23 +21,49 @@ pub trait BatchSink: Send + 'static {
     /// Consumes one batch.
     fn write(&mut self, batch: &RecordBatch) -> std::result::Result<(), Self::Error>;
 
+    /// Makes everything written so far durable (a dataset seals its open segment) and returns
+    /// the dataset's chain length afterwards, if it has one. Called at checkpoints.
+    fn seal(&mut self) -> std::result::Result<Option<u64>, Self::Error> {
+        Ok(None)
+    }
+
     /// Flushes and closes the sink.
     fn finish(self) -> std::result::Result<Self::Summary, Self::Error>;
+}
+
+/// What travels to a sink thread: batches, and checkpoint requests in between.
+#[derive(Debug)]
+pub enum SinkMessage {
+    /// Rows to write.
+    Batch(RecordBatch),
+    /// Seal what was written before this message; answer with the chain length or an error.
+    Seal(Sender<std::result::Result<Option<u64>, String>>),
 }
 
 /// The sending end of a sink thread. Cloneable; the thread finishes when every clone is dropped.
 #[derive(Debug, Clone)]
 pub struct SinkHandle {
     name: String,
-    tx: Sender<RecordBatch>,
+    tx: Sender<SinkMessage>,
 }
 
 impl SinkHandle {
     /// Sends a batch to the sink thread, blocking while its channel is full.
     pub fn send(&self, batch: RecordBatch) -> Result<()> {
         self.tx
-            .send(batch)
+            .send(SinkMessage::Batch(batch))
             .map_err(|_| EngineError::ChannelClosed(self.name.clone()))
+    }
+
+    /// Asks the sink thread to seal everything sent before this call. The answer (the
+    /// dataset's chain length after sealing) arrives on the returned channel once it is
+    /// durable, so a caller can ask every sink first and then wait for all of them.
+    pub fn request_seal(&self) -> Result<Receiver<std::result::Result<Option<u64>, String>>> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.tx
+            .send(SinkMessage::Seal(tx))
+            .map_err(|_| EngineError::ChannelClosed(self.name.clone()))?;
+        Ok(rx)
     }
 
     /// The sink's name.
@@ -68,16 +94,27 @@ pub fn spawn_sink<S: BatchSink>(
     mut sink: S,
     capacity: usize,
 ) -> Result<(SinkHandle, SinkJoin<S>)> {
-    let (tx, rx) = crossbeam_channel::bounded::<RecordBatch>(capacity.max(1));
+    let (tx, rx) = crossbeam_channel::bounded::<SinkMessage>(capacity.max(1));
     let span = tracing::info_span!("sink", dataset = name);
     let handle = std::thread::Builder::new()
         .name(format!("sink-{name}"))
         .spawn(move || {
             let _enter = span.enter();
             let mut busy = Duration::ZERO;
-            for batch in rx.iter() {
+            for message in rx.iter() {
                 let start = Instant::now();
-                sink.write(&batch)?;
+                match message {
+                    SinkMessage::Batch(batch) => sink.write(&batch)?,
+                    SinkMessage::Seal(answer) => match sink.seal() {
+                        Ok(length) => {
+                            let _ = answer.send(Ok(length)); // the asker may have given up
+                        }
+                        Err(e) => {
+                            let _ = answer.send(Err(e.to_string()));
+                            return Err(e);
+                        }
+                    },
+                }
                 busy += start.elapsed();
             }
             let start = Instant::now();

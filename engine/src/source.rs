@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::checkpoint::PositionMark;
 use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::error::{EngineError, Result};
 use crate::reading::ReadingBatch;
@@ -32,6 +33,8 @@ pub struct SourceBatch {
     pub records: u64,
     /// Input bytes consumed for this batch.
     pub bytes: u64,
+    /// Positions reached by this batch (broker sources; empty for files and the simulator).
+    pub marks: Vec<PositionMark>,
 }
 
 /// What a source reports when it ends.
@@ -124,4 +127,19 @@ pub trait Source: Send {
 
     /// Reads the whole input (or until the channel closes), sending batches to `out`.
     fn run(self, out: &BatchSender) -> std::result::Result<SourceSummary, Self::Error>;
+}
+
+/// Positions a source may commit (Kafka offsets, MQTT acknowledgements): per partition
+/// index, the next offset to read. Sent by the run loop once everything before them is sealed.
+pub type Commit = Vec<(u32, u64)>;
+
+/// The run loop's end of a commit channel.
+pub type CommitSender = Sender<Commit>;
+
+/// The source's end of a commit channel: it drains it between reads.
+pub type CommitReceiver = Receiver<Commit>;
+
+/// A commit channel (unbounded: at most one message per checkpoint).
+pub fn commit_channel() -> (CommitSender, CommitReceiver) {
+    crossbeam_channel::unbounded()
 }
