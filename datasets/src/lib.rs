@@ -16,6 +16,7 @@
 //! | [`spec`] | [`DatasetSpec`], [`WriterOptions`], [`Compression`], [`DatasetSummary`] |
 //! | [`chain`] | chain log records, genesis and chain hashes, strict log reading |
 //! | [`merkle`] | the Merkle tree over rows |
+//! | [`provenance`] | [`sealed_provenance`], [`sealed_rows`]: what a dataset already holds, read back when a broker run restarts after a crash |
 //! | [`encoding`] | canonical row encoding, schema fingerprint, event-time ranges |
 //! | [`verify`] | [`verify_dataset`], [`verify_all`]: recompute and compare everything |
 //! | [`catalog`] | [`Catalog`]: `_catalog.json`, and the `catalog` table |
@@ -60,6 +61,7 @@ pub mod encoding;
 pub mod error;
 pub mod layout;
 pub mod merkle;
+pub mod provenance;
 pub mod spec;
 pub mod verify;
 pub mod writer;
@@ -68,6 +70,7 @@ pub use catalog::{Catalog, CatalogEntry, Publication};
 pub use chain::{ChainEntry, ChainLog, Header};
 pub use digest::Digest;
 pub use error::{DatasetError, Fault, Result};
+pub use provenance::{Provenance, sealed_provenance, sealed_rows};
 pub use spec::{Compression, DatasetSpec, DatasetSummary, WriterOptions};
 pub use verify::{Problem, VerifyReport, What, verify_all, verify_dataset};
 pub use writer::DatasetWriter;

@@ -259,6 +259,11 @@ impl DatasetWriter {
         r
     }
 
+    /// Number of entries in the chain (sealed segments), the one being written excluded.
+    pub fn chain_len(&self) -> u64 {
+        self.next_seq.saturating_sub(1)
+    }
+
     /// Seals the open segment (no-op if nothing is buffered) and returns its chain entry.
     pub fn seal(&mut self) -> Result<Option<ChainEntry>> {
         self.usable()?;
@@ -498,6 +503,11 @@ impl msec_engine::sink::BatchSink for DatasetWriter {
 
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         DatasetWriter::write(self, batch)
+    }
+
+    fn seal(&mut self) -> Result<Option<u64>> {
+        DatasetWriter::seal(self)?;
+        Ok(Some(self.chain_len()))
     }
 
     fn finish(self) -> Result<DatasetSummary> {
