@@ -11,6 +11,7 @@ use msec_engine::sink::{Failure, SinkHandle};
 use msec_engine::{Interner, ReadingBatch};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
@@ -42,21 +43,24 @@ impl ToRecordBatch for msec_engine::report::ReportBatch {
 }
 
 /// Sinks a stream into a sink thread.
-pub trait SinkTo {
+pub trait SinkTo<'scope> {
     /// Sends every batch, as Arrow, to `handle` from worker 0. If conversion or the sink thread
     /// fails, `failed` records why and the run ends with that error; once anything in the
     /// pipeline has failed, nothing more is handed to the sink, so results flushed while the
     /// dataflow shuts down are never sealed as if they were complete.
+    ///
+    /// Returns an empty stream whose frontier passes a time only once every batch before it
+    /// has been handed to the sink thread: probing it tells when a checkpoint may seal.
     fn sink_to(
         self,
         handle: SinkHandle,
         interner: Arc<Interner>,
         counters: Arc<OperatorCounters>,
         failed: Failure,
-    );
+    ) -> Stream<'scope, u64, Vec<()>>;
 }
 
-impl<'scope, B> SinkTo for Stream<'scope, u64, Vec<B>>
+impl<'scope, B> SinkTo<'scope> for Stream<'scope, u64, Vec<B>>
 where
     B: ToRecordBatch + Clone + Send + Serialize + DeserializeOwned + 'static,
 {
@@ -66,32 +70,34 @@ where
         interner: Arc<Interner>,
         counters: Arc<OperatorCounters>,
         failed: Failure,
-    ) {
+    ) -> Stream<'scope, u64, Vec<()>> {
         let name = format!("Sink({})", handle.name());
-        self.sink(
+        self.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
             Exchange::new(|_: &B| SINK_WORKER as u64),
             &name,
-            move |(input, _frontier)| {
-                input.for_each(|_cap, data| {
-                    for batch in data.drain(..) {
-                        if batch.rows() == 0 || failed.is_set() {
-                            continue;
-                        }
-                        counters.add_in(batch.rows());
-                        let result = batch
-                            .to_record_batch(&interner)
-                            .map_err(|e| e.to_string())
-                            .and_then(|rb| handle.send(rb).map_err(|e| e.to_string()));
-                        match result {
-                            Ok(()) => counters.add_out(batch.rows()),
-                            Err(e) => {
-                                tracing::error!(sink = handle.name(), error = %e, "sink failed");
-                                failed.set(format!("sink {}: {e}", handle.name()));
+            move |_cap, _info| {
+                move |input, _output| {
+                    input.for_each(|_cap, data| {
+                        for batch in data.drain(..) {
+                            if batch.rows() == 0 || failed.is_set() {
+                                continue;
+                            }
+                            counters.add_in(batch.rows());
+                            let result = batch
+                                .to_record_batch(&interner)
+                                .map_err(|e| e.to_string())
+                                .and_then(|rb| handle.send(rb).map_err(|e| e.to_string()));
+                            match result {
+                                Ok(()) => counters.add_out(batch.rows()),
+                                Err(e) => {
+                                    tracing::error!(sink = handle.name(), error = %e, "sink failed");
+                                    failed.set(format!("sink {}: {e}", handle.name()));
+                                }
                             }
                         }
-                    }
-                });
+                    });
+                }
             },
-        );
+        )
     }
 }
