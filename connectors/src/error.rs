@@ -68,6 +68,20 @@ pub enum ConnectorError {
         detail: String,
     },
 
+    /// A broker (MQTT, Kafka) refused or dropped a connection, a subscription, a commit or a
+    /// publication.
+    #[error("broker {broker} ({what}): {detail}")]
+    Broker {
+        /// The broker and topic or client concerned (`mqtt://127.0.0.1:1883 park/#`).
+        broker: String,
+        /// What was being done (`connect`, `subscribe`, `commit`, `publish`).
+        what: &'static str,
+        /// The client library's message.
+        detail: String,
+        /// Whether trying again later may succeed (the broker was unreachable).
+        retryable: bool,
+    },
+
     /// The channel to the dataflow closed before the source reached the end of its input
     /// (a downstream stage stopped or failed).
     #[error("source {source_name}: downstream closed at line {line}: {engine}")]
@@ -96,7 +110,10 @@ impl ConnectorError {
             },
             // A corrupt or truncated gzip stream is a bad input, not an outage.
             Self::Read { source, .. } if is_corrupt_input(source) => Fault::User,
-            Self::Read { .. } | Self::Write { .. } | Self::Downstream { .. } => Fault::External,
+            Self::Read { .. }
+            | Self::Write { .. }
+            | Self::Downstream { .. }
+            | Self::Broker { .. } => Fault::External,
         }
     }
 
@@ -122,6 +139,7 @@ impl ConnectorError {
                             | std::io::ErrorKind::ResourceBusy
                     )
             }
+            Self::Broker { retryable, .. } => *retryable,
             Self::Config { .. } | Self::Downstream { .. } => false,
         }
     }

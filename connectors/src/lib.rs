@@ -13,6 +13,10 @@
 //! | [`frames`] | [`FramesSource`]: LoRaWAN uplink frames (Helium NDJSON, Elsys EMS payloads: decoded or raw TLV) of one or more files merged by event time, re-delivered and repeated frames dead-lettered as `duplicate` |
 //! | [`jsonl`] | [`JsonlSource`]: JSON-lines files (`.gz`, stdin), a fast flat-JSON scanner, validation into readings or dead letters |
 //! | [`simulator`] | [`simulate`], [`SimulatorSource`]: a deterministic simulation of the Santander and Fujisawa pilots, with bounded disorder, bad records and injected home incidents ([`SimulatorManifest`]) |
+//! | [`broker`] | what MQTT and Kafka share: payload formats (JSON, SOX), topic layouts, per-partition decoding with position marks |
+//! | [`mqtt`] | `MqttSource` (QoS 1, persistent session, acknowledged once sealed) and `MqttAlertSink` (feature `mqtt`) |
+//! | [`kafka`] | `KafkaSource` (consumer group, offsets committed once sealed) and `KafkaAlertSink` (feature `kafka`) |
+//! | [`config`] | [`SourceConfig`], [`AlertSinkConfig`]: the serde-tagged `[source]` and `[[alert_sinks]]` of a pipeline file |
 //! | [`error`] | [`ConnectorError`]: whose fault, retryable or not |
 //!
 //! Both sources share one reader and one validator, so a simulated run fed through
@@ -42,19 +46,35 @@
 //! ```
 
 pub mod alert_out;
+// Without a broker client, the shared broker decoding has no user but its tests.
+#[cfg_attr(not(any(feature = "kafka", feature = "mqtt")), allow(dead_code))]
+pub mod broker;
+pub mod config;
 pub mod csv;
 pub mod error;
 pub mod frames;
 pub mod jsonl;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 mod pending;
 pub mod simulator;
+pub mod sox;
 mod validate;
 
 pub use alert_out::JsonLinesAlertSink;
+pub use broker::{PayloadFormat, TopicLayout};
+pub use config::{AlertSinkConfig, KafkaSourceConfig, MqttSourceConfig, SourceConfig};
 pub use csv::{CsvMapping, CsvSource};
 pub use error::{ConnectorError, Fault, Result};
 pub use frames::FramesSource;
 pub use jsonl::JsonlSource;
+#[cfg(feature = "kafka")]
+pub use kafka::{KafkaSource, alerts::KafkaAlertSink};
+#[cfg(feature = "mqtt")]
+pub use mqtt::{MqttSource, alerts::MqttAlertSink};
 pub use simulator::{
     Incident, IncidentKind, SimulatorConfig, SimulatorManifest, SimulatorSource, simulate,
 };
+pub use sox::SoxSource;

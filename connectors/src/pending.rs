@@ -7,6 +7,7 @@ use msec_engine::time::now_ms;
 use msec_engine::{DeadLetter, EngineError, ReadingBatch};
 
 /// Readings and dead letters not yet sent.
+#[derive(Debug)]
 pub(crate) struct Pending {
     /// Valid readings.
     pub(crate) readings: ReadingBatch,
@@ -66,6 +67,7 @@ impl Pending {
             watermark,
             records: done.records,
             bytes: done.bytes,
+            marks: Vec::new(),
         };
         summary.account(&batch);
         out.send(batch)?;

@@ -43,6 +43,15 @@ pub(crate) struct Decoder {
     str_scratch: String,
 }
 
+/// `device` and `sensor` read from a message's topic, used where the payload lacks them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TopicFields<'a> {
+    /// The device named by the topic.
+    pub device: Option<&'a str>,
+    /// The sensor named by the topic.
+    pub sensor: Option<&'a str>,
+}
+
 /// A line that passed validation up to (not including) the lateness check.
 struct Valid {
     device: u32,
@@ -87,6 +96,7 @@ impl Decoder {
 
     /// Decodes `line` (without its newline) at 1-based line number `offset`: appends a reading
     /// to `out` or a dead letter to `dead`. `now` is the wall clock, epoch ms.
+    #[cfg(test)]
     pub(crate) fn decode(
         &mut self,
         line: &[u8],
@@ -95,7 +105,21 @@ impl Decoder {
         out: &mut ReadingBatch,
         dead: &mut Vec<DeadLetter>,
     ) {
-        let result = self.validate(line, now).and_then(|v| {
+        self.decode_with(line, TopicFields::default(), offset, now, out, dead);
+    }
+
+    /// Like [`decode`](Self::decode), with `device`/`sensor` taken from `topic` where the
+    /// object lacks them (an MQTT topic layout such as `park/{device}/{sensor}`).
+    pub(crate) fn decode_with(
+        &mut self,
+        line: &[u8],
+        topic: TopicFields<'_>,
+        offset: u64,
+        now: i64,
+        out: &mut ReadingBatch,
+        dead: &mut Vec<DeadLetter>,
+    ) {
+        let result = self.validate(line, topic, now).and_then(|v| {
             let wm = self.tracker.watermark();
             match self.tracker.observe(v.ts) {
                 Arrival::OnTime => Ok(v),
@@ -127,8 +151,32 @@ impl Decoder {
         reports: &mut ReportBatch,
         dead: &mut Vec<DeadLetter>,
     ) {
+        self.decode_any_with(
+            line,
+            TopicFields::default(),
+            offset,
+            now,
+            out,
+            reports,
+            dead,
+        );
+    }
+
+    /// [`decode_any`](Self::decode_any) with fields from the topic (see
+    /// [`decode_with`](Self::decode_with)).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn decode_any_with(
+        &mut self,
+        line: &[u8],
+        topic: TopicFields<'_>,
+        offset: u64,
+        now: i64,
+        out: &mut ReadingBatch,
+        reports: &mut ReportBatch,
+        dead: &mut Vec<DeadLetter>,
+    ) {
         let before = dead.len();
-        self.decode(line, offset, now, out, dead);
+        self.decode_with(line, topic, offset, now, out, dead);
         if dead.len() > before
             && dead[before].reason == DeadLetterReason::MissingField
             && dead[before].detail.contains("`device`")
@@ -175,7 +223,12 @@ impl Decoder {
         r.into_dead_letter(&self.source, raw, offset, now)
     }
 
-    fn validate(&mut self, line: &[u8], now: i64) -> Result<Valid, Reject> {
+    fn validate<'a>(
+        &mut self,
+        line: &'a [u8],
+        topic: TopicFields<'a>,
+        now: i64,
+    ) -> Result<Valid, Reject> {
         use DeadLetterReason::*;
         // 1. parse
         let text = std::str::from_utf8(line).map_err(|e| {
@@ -185,8 +238,22 @@ impl Decoder {
                 format!("not UTF-8 (invalid byte at column {})", e.valid_up_to() + 1),
             )
         })?;
-        let f = scan_object(text, &mut self.key_scratch)
+        let mut f = scan_object(text, &mut self.key_scratch)
             .map_err(|e| reject(Parse, None, format!("{} at column {}", e.what, e.at + 1)))?;
+        let from_topic = |name: Option<&'a str>| {
+            name.map(|raw| {
+                Val::Str(JStr {
+                    raw,
+                    escaped: false,
+                })
+            })
+        };
+        if f.device.is_none() {
+            f.device = from_topic(topic.device);
+        }
+        if f.sensor.is_none() {
+            f.sensor = from_topic(topic.sensor);
+        }
         let ts = f.ts.map(|v| self.read_ts(v));
         let ts_known = match ts {
             Some(Ts::Ok(t)) => Some(t),

@@ -10,6 +10,7 @@ mod csv;
 mod frames;
 mod homeassist;
 mod simulation;
+mod sox;
 
 use std::path::{Path, PathBuf};
 
