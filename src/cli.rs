@@ -15,6 +15,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing buys nothing
 pub enum Command {
     /// Write the city simulator's stream as canonical JSON lines.
     Simulate(SimulateArgs),
@@ -104,7 +105,9 @@ pub struct RunArgs {
     /// Timely worker threads.
     #[arg(long)]
     pub workers: Option<usize>,
-    /// Configuration (TOML): `[pipeline]` settings and the `[alerts]` rules (docs/ALERTS.md).
+    /// Configuration (TOML): `[pipeline]` settings, the `[alerts]` rules (docs/ALERTS.md),
+    /// `[heatmap]`, `[veracity]`, the `[source]` (simulator, file, mqtt, kafka) and the
+    /// `[[alert_sinks]]` (stdout, file, mqtt, kafka) — see docs/CONNECTORS.md.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Allowed lateness in ms.
@@ -123,6 +126,10 @@ pub struct RunArgs {
     /// `[alerts] output` in `--config`; default `none`).
     #[arg(long)]
     pub alerts_out: Option<String>,
+    /// Serve Prometheus metrics (text format) on this address, e.g. `127.0.0.1:9898`:
+    /// records in/out/dead-lettered per source and operator, consumer lag, watermark delay.
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Simulator options (used without `--input`).
     #[command(flatten)]
     pub sim: SimOptions,

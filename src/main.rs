@@ -1,8 +1,10 @@
 //! `msec`: the command-line front end. It parses arguments and wires the layers together;
 //! everything else lives in the library crates (DESIGN §3).
 
+mod broker;
 mod cli;
 mod commands;
+mod metrics_http;
 mod progress;
 mod run;
 mod setup;

@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use crossbeam_channel::RecvTimeoutError;
-use msec_connectors::{CsvMapping, CsvSource, FramesSource, JsonlSource, SimulatorSource};
 use msec_datasets::{Catalog, Publication};
 use msec_engine::alert::AlertSink;
+use msec_engine::checkpoint::{Checkpoint, ResumePoint};
 use msec_engine::dead_letter::dead_letters_to_record_batch;
 use msec_engine::metrics::Metrics;
 use msec_engine::report::ReportBatch;
@@ -56,12 +56,12 @@ use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Concat, Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
+use crate::broker::{Checkpointer, Replay};
 use crate::cli::RunArgs;
-use crate::commands::simulator_config;
-use crate::progress::Progress;
+use crate::metrics_http::{self, Gauges};
 use crate::setup::{
-    InputSource, alert_config, dataset_specs, delivered_alerts, heatmap_config, is_frames_input,
-    live_alert_output, open_sink, pipeline_config, veracity_config,
+    InputSource, alert_config, dataset_specs, delivered_alerts, heatmap_config, live_alert_output,
+    open_input, open_sink, pipeline_config, release_extent, veracity_config,
 };
 use crate::summary::RunSummary;
 
@@ -79,55 +79,60 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
 
     // Open the input first: a missing or unreadable input must fail before any dataset is
     // created or touched.
-    let source = match (&args.input, &args.mapping) {
-        (Some(path), Some(mapping)) => {
-            let mapping = CsvMapping::from_toml_file(mapping)
-                .with_context(|| format!("reading mapping {}", mapping.display()))?;
-            let source = CsvSource::open(path, mapping, Arc::clone(&interner), &cfg)
-                .with_context(|| format!("opening input {}", path.display()))?;
-            let mut progress = Progress::new(source.total_bytes());
-            InputSource::Csv(Box::new(
-                source.with_progress(Box::new(move |bytes| progress.update(bytes))),
-            ))
-        }
-        (Some(path), None) if is_frames_input(path) => {
-            let source = FramesSource::open_many(&[path], Arc::clone(&interner), &cfg)
-                .with_context(|| format!("opening input {}", path.display()))?;
-            let mut progress = Progress::new(source.total_bytes());
-            InputSource::Frames(Box::new(
-                source.with_progress(Box::new(move |bytes| progress.update(bytes))),
-            ))
-        }
-        (Some(path), None) => {
-            let source = JsonlSource::open(path, Arc::clone(&interner), &cfg)
-                .with_context(|| format!("opening input {}", path.display()))?;
-            let mut progress = Progress::new(source.total_bytes());
-            InputSource::Jsonl(Box::new(
-                source.with_progress(Box::new(move |bytes| progress.update(bytes))),
-            ))
-        }
-        (None, _) => InputSource::Simulator(Box::new(SimulatorSource::new(
-            &simulator_config(&args.sim),
-            Arc::clone(&interner),
-            &cfg,
-        )?)),
-    };
-
-    let source_id = interner.intern(match &source {
-        InputSource::Jsonl(s) => s.name(),
-        InputSource::Csv(s) => s.name(),
-        InputSource::Simulator(s) => s.name(),
-        InputSource::Frames(s) => s.name(),
-    });
+    let (source, broker) = open_input(&args, &interner, &cfg)?;
+    let source_name = source.name().to_owned();
+    let source_id = interner.intern(&source_name);
     let veracity_cfg = veracity_config(&args)?;
     let veracity_totals = VeracityTotals::default();
 
     std::fs::create_dir_all(&data)
         .with_context(|| format!("creating data directory {}", data.display()))?;
     let delivered = Arc::new(delivered_alerts(&data)?);
+
+    // A broker input is read exactly once across crashes: checkpoints seal every dataset and
+    // then commit the positions of the records sealed; a restart rebuilds the open windows
+    // from the datasets and skips what the run before it sealed (src/broker.rs).
+    let windows: Vec<(&str, i64)> = specs
+        .iter()
+        .filter_map(|spec| {
+            let extent = release_extent(&spec.name, &cfg, &heatmap_cfg)?;
+            (extent > 1).then_some((spec.name.as_str(), extent))
+        })
+        .collect();
+    let checkpoint = match &broker {
+        Some(_) => Checkpoint::load(&data, &source_name)?,
+        None => None,
+    };
+    let (replay, resume) = match (&broker, &checkpoint) {
+        (Some(links), Some(cp)) => {
+            let (replay, resume) = Replay::load(
+                &data,
+                cp,
+                &windows,
+                cfg.lateness_ms,
+                &*links.ours,
+                &interner,
+            )?;
+            let (rows, dead, prefix) = replay.known();
+            tracing::info!(
+                source = %source_name,
+                frontier = ?cp.frontier,
+                sealed_rows = rows,
+                dead_letters = dead,
+                reopened = prefix,
+                "resuming after the last checkpoint"
+            );
+            (Some(replay), resume)
+        }
+        _ => (None, ResumePoint::default()),
+    };
     let mut sinks = Vec::new();
     for spec in &specs {
-        sinks.push(open_sink(&data, spec, &cfg)?);
+        let skip = resume
+            .threshold(&spec.name)
+            .zip(release_extent(&spec.name, &cfg, &heatmap_cfg))
+            .map(|(t, extent)| (extent, t));
+        sinks.push(open_sink(&data, spec, &cfg, broker.is_some(), skip)?);
     }
     let sink = |name: &str| {
         sinks
@@ -147,8 +152,55 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
     let kpi_sink = sink("kpi_latency")?;
     let dead_sink = sink("dead_letter")?;
 
-    // Stdin is a live input: when it is idle, event time advances with the wall clock.
-    let live_input = args.input.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let gauges = Arc::new(Gauges {
+        lag: broker.as_ref().and_then(|b| b.lag.clone()),
+        ..Gauges::default()
+    });
+    if let Some(addr) = args.metrics_addr {
+        metrics_http::serve(addr, metrics.clone(), Arc::clone(&gauges))?;
+    }
+    // SIGINT/SIGTERM stop a broker run gracefully: a last checkpoint, then exit. (A file run
+    // keeps the default: its input is bounded and a re-run starts over.)
+    let stop = broker.as_ref().map(|b| Arc::clone(&b.stop));
+    if let Some(stop) = &stop {
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(stop))
+                .context("installing the signal handlers")?;
+        }
+    }
+    let checkpointer = match &broker {
+        Some(links) => Some(Checkpointer::new(
+            &data,
+            &source_name,
+            Duration::from_millis(cfg.checkpoint_interval_ms.max(1)),
+            sinks
+                .iter()
+                .zip(&specs)
+                .map(|((handle, _), spec)| (spec.name.clone(), handle.clone()))
+                .collect(),
+            links.commits.clone(),
+            Arc::clone(&links.applied),
+            Arc::clone(&interner),
+        )?),
+        None => None,
+    };
+    // Worker 0 takes the checkpointer and hands it back, with the largest event time seen,
+    // for the final commit.
+    let checkpoint_slot: Arc<Mutex<(Option<Checkpointer>, Option<i64>)>> =
+        Arc::new(Mutex::new((checkpointer, None)));
+    let (replay, prefix) = match replay {
+        Some(mut r) => {
+            let prefix = std::mem::take(&mut r.prefix);
+            (Some(r), prefix)
+        }
+        None => (None, Vec::new()),
+    };
+    let replay = Arc::new(replay);
+    let prefix = Arc::new(Mutex::new(prefix));
+
+    // Stdin and brokers are live inputs: when idle, event time advances with the wall clock.
+    let live_input =
+        broker.is_some() || args.input.as_deref().is_some_and(|p| p.as_os_str() == "-");
     // The source runs on its own thread behind a bounded channel (backpressure).
     let (tx, rx) = batch_channel("source", cfg.channel_capacity);
     // `source_done` is set only when the source read its whole input: a channel that closes
@@ -165,12 +217,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                     InputSource::Csv(s) => (*s).run(&tx)?,
                     InputSource::Simulator(s) => (*s).run(&tx)?,
                     InputSource::Frames(s) => (*s).run(&tx)?,
+                    InputSource::Sox(s) => (*s).run(&tx)?,
+                    // Broker sources say themselves when their input ended, then keep
+                    // committing until the run is done with them.
+                    #[cfg(feature = "mqtt")]
+                    InputSource::Mqtt(s) => {
+                        return Ok(((*s).run_owned(tx, source_done)?, start.elapsed()));
+                    }
+                    #[cfg(feature = "kafka")]
+                    InputSource::Kafka(s) => {
+                        return Ok(((*s).run_owned(tx, source_done)?, start.elapsed()));
+                    }
                 };
                 source_done.store(true, Ordering::Release);
                 Ok((summary, start.elapsed().saturating_sub(tx.blocked())))
             },
         )?
     };
+    let broker_commits = broker.map(|b| b.commits);
 
     // The dataflow.
     let failed = Failure::default();
@@ -187,6 +251,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         let live_alerts = Arc::clone(&live_alerts);
         let delivered = Arc::clone(&delivered);
         let live = live_input;
+        let checkpoint_slot = Arc::clone(&checkpoint_slot);
+        let replay = Arc::clone(&replay);
+        let prefix = Arc::clone(&prefix);
+        let stop = stop.clone();
+        let gauges = Arc::clone(&gauges);
         move |worker: &mut timely::worker::Worker| -> Result<Duration, String> {
             let index = worker.index();
             let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<ReadingBatch>>>::new();
@@ -195,6 +264,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             let mut stats_input =
                 InputHandle::<u64, CapacityContainerBuilder<Vec<SourceStats>>>::new();
             let probe = ProbeHandle::new();
+            // Passes a time once every dataset's batches before it are with their sinks.
+            let sealed = ProbeHandle::new();
             worker.dataflow::<u64, _, _>(|scope| {
                 let readings = scope.input_from(&mut input);
                 let reports = scope.input_from(&mut report_input);
@@ -219,16 +290,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                                 Arc::clone(&interner),
                                 metrics.operator("sink_heatmap", index),
                                 failed.clone(),
-                            );
+                            )
+                            .probe_with(&sealed);
                     }
                     Err(e) => failed.set(format!("heatmap: {e}")),
                 }
-                reports.sink_to(
-                    reports_sink.clone(),
-                    Arc::clone(&interner),
-                    metrics.operator("sink_reports", index),
-                    failed.clone(),
-                );
+                reports
+                    .sink_to(
+                        reports_sink.clone(),
+                        Arc::clone(&interner),
+                        metrics.operator("sink_reports", index),
+                        failed.clone(),
+                    )
+                    .probe_with(&sealed);
                 let stats = scope.input_from(&mut stats_input);
                 // Veracity: duplicates out (dead-lettered), stuck runs flagged. Alerts read the
                 // raw stream, so they do not wait for it; every dataset of readings is cleaned.
@@ -248,7 +322,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                         Arc::clone(&interner),
                         metrics.operator("sink_dead_letter", index),
                         failed.clone(),
-                    );
+                    )
+                    .probe_with(&sealed);
                 checked
                     .flags
                     .clone()
@@ -259,7 +334,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                         Arc::clone(&interner),
                         metrics.operator("sink_veracity_flags", index),
                         failed.clone(),
-                    );
+                    )
+                    .probe_with(&sealed);
                 by_device
                     .clone()
                     .order_readings(Arc::clone(&interner))
@@ -269,19 +345,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                         Arc::clone(&interner),
                         metrics.operator("sink_readings", index),
                         failed.clone(),
-                    );
+                    )
+                    .probe_with(&sealed);
                 let flags = checked.flags;
                 let aggregates = by_device
                     .clone()
                     .tumbling_aggregate(cfg.window_ms, metrics.operator("agg_1m", index))
                     .order_windows(Arc::clone(&interner))
                     .probe_with(&probe);
-                aggregates.sink_to(
-                    agg_sink.clone(),
-                    Arc::clone(&interner),
-                    metrics.operator("sink_agg_1m", index),
-                    failed.clone(),
-                );
+                aggregates
+                    .sink_to(
+                        agg_sink.clone(),
+                        Arc::clone(&interner),
+                        metrics.operator("sink_agg_1m", index),
+                        failed.clone(),
+                    )
+                    .probe_with(&sealed);
                 let alerts = readings
                     .alerts(
                         Arc::clone(&alert_cfg),
@@ -297,12 +376,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                     metrics.operator("live_alerts", index),
                     failed.clone(),
                 );
-                alerts.clone().sink_to(
-                    alerts_sink.clone(),
-                    Arc::clone(&interner),
-                    metrics.operator("sink_alerts", index),
-                    failed.clone(),
-                );
+                alerts
+                    .clone()
+                    .sink_to(
+                        alerts_sink.clone(),
+                        Arc::clone(&interner),
+                        metrics.operator("sink_alerts", index),
+                        failed.clone(),
+                    )
+                    .probe_with(&sealed);
                 by_device
                     .clone()
                     .fivev(
@@ -324,7 +406,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                         Arc::clone(&interner),
                         metrics.operator("sink_fivev", index),
                         failed.clone(),
-                    );
+                    )
+                    .probe_with(&sealed);
                 let kpi = by_device
                     .kpi_latency(
                         alerts.alert_latencies(Arc::clone(&interner)),
@@ -339,7 +422,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                     Arc::clone(&interner),
                     metrics.operator("sink_kpi_latency", index),
                     failed.clone(),
-                );
+                )
+                .probe_with(&sealed);
             });
             if index != 0 {
                 return Ok(Duration::ZERO); // dropping `input` releases this worker's hold on the frontier
@@ -354,33 +438,76 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             let mut last_data = Instant::now();
             let mut last_watermark: Option<i64> = None;
             let mut clock_ahead = false;
+            let mut checkpointer = checkpoint_slot.lock().ok().and_then(|mut c| c.0.take());
+            let source_counters = metrics.operator("source", index);
             // Any error here is recorded in `failed` before `input` is dropped, so the windows
             // flushed by the emptied frontier are not handed to the sinks.
             let fail = |message: String| {
                 failed.set(message.clone());
                 message
             };
-            loop {
+            // A restarted broker run first re-opens the windows the run before left open.
+            let reopened = prefix
+                .lock()
+                .map(|mut p| std::mem::take(&mut *p))
+                .unwrap_or_default();
+            for batch in reopened {
+                stats_input.send(SourceStats::from_batch(&batch, *input.time()));
+                if !batch.readings.is_empty() {
+                    max_ts = batch.readings.ts.iter().fold(max_ts, |m, t| m.max(*t));
+                    input.send(batch.readings);
+                }
+                if !batch.reports.is_empty() {
+                    max_ts = batch.reports.ts.iter().fold(max_ts, |m, t| m.max(*t));
+                    report_input.send(batch.reports);
+                }
+            }
+            let result = loop {
                 let wait = Instant::now();
                 let received = rx.recv_timeout(Duration::from_millis(2));
                 idle += wait.elapsed();
                 match received {
                     Ok(mut batch) => {
                         last_data = Instant::now();
+                        if let Some(replay) = replay.as_ref() {
+                            replay.apply(&mut batch, &interner);
+                        }
+                        // Time may have moved past records of this batch: the wall clock while
+                        // every source was idle, or another partition's watermark. What it
+                        // passed is late, never merged into results already final.
+                        let behind = i64::try_from(time).unwrap_or(i64::MAX);
                         if clock_ahead {
-                            // Time moved on without this data: what it passed is late.
-                            let behind = i64::try_from(time).unwrap_or(i64::MAX);
                             let late = batch.readings.split_behind(behind, &interner);
                             batch.dead_letters.extend(late);
                             let late = batch.reports.split_behind(behind, &interner);
                             batch.dead_letters.extend(late);
+                        } else {
+                            let detail = |ts: i64| {
+                                format!("event time {ts} is behind the dataflow's time {behind}")
+                            };
+                            let keep = |_| msec_engine::reading::Behind::Late;
+                            let late = batch
+                                .readings
+                                .split_behind_with(behind, &interner, keep, detail);
+                            batch.dead_letters.extend(late);
+                            let late = batch
+                                .reports
+                                .split_behind_with(behind, &interner, keep, detail);
+                            batch.dead_letters.extend(late);
+                        }
+                        source_counters.add_in(batch.records as usize);
+                        source_counters.add_out(batch.readings.len() + batch.reports.len());
+                        source_counters.add_dead(batch.dead_letters.len());
+                        if let Some(c) = checkpointer.as_mut() {
+                            c.observe(&batch.marks);
                         }
                         stats_input.send(SourceStats::from_batch(&batch, *input.time()));
-                        if !batch.dead_letters.is_empty() {
-                            dead_letters_to_record_batch(&batch.dead_letters)
+                        if !batch.dead_letters.is_empty()
+                            && let Err(e) = dead_letters_to_record_batch(&batch.dead_letters)
                                 .map_err(|e| e.to_string())
                                 .and_then(|rb| dead_sink.send(rb).map_err(|e| e.to_string()))
-                                .map_err(|e| fail(format!("sink dead_letter: {e}")))?;
+                        {
+                            break Err(fail(format!("sink dead_letter: {e}")));
                         }
                         if !batch.readings.is_empty() {
                             max_ts = batch.readings.ts.iter().fold(max_ts, |m, t| m.max(*t));
@@ -407,7 +534,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                             worker.step();
                         }
                         if let Some(message) = failed.message() {
-                            return Err(message);
+                            break Err(message);
                         }
                     }
                     Err(RecvTimeoutError::Timeout) => {
@@ -431,7 +558,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                     }
                     Err(RecvTimeoutError::Disconnected) => {
                         if !source_done.load(Ordering::Acquire) {
-                            return Err(fail(
+                            if stop.as_ref().is_some_and(|s| s.load(Ordering::Acquire)) {
+                                // A graceful stop: seal what is complete, commit, and leave
+                                // open windows to the next run.
+                                if let Some(c) = checkpointer.as_mut()
+                                    && let Err(e) =
+                                        checkpoint_at(worker, c, &input, &sealed, &failed)
+                                {
+                                    break Err(fail(e));
+                                }
+                                failed.set(STOPPED);
+                                break Ok(());
+                            }
+                            break Err(fail(
                                 "the source stopped before the end of its input".into(),
                             ));
                         }
@@ -443,17 +582,38 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                             report_input.advance_to(end);
                             stats_input.advance_to(end);
                         }
-                        break;
+                        break Ok(());
                     }
                 }
+                gauges
+                    .event_time
+                    .store(i64::try_from(time).unwrap_or(0), Ordering::Relaxed);
+                if let Some(c) = checkpointer.as_mut()
+                    && c.due()
+                {
+                    if let Err(e) = checkpoint_at(worker, c, &input, &sealed, &failed) {
+                        break Err(fail(e));
+                    }
+                    gauges.checkpoints.store(c.taken, Ordering::Relaxed);
+                    gauges.checkpoint_us.store(
+                        u64::try_from(c.last_duration.as_micros()).unwrap_or(u64::MAX),
+                        Ordering::Relaxed,
+                    );
+                }
+            };
+            if let Some(mut c) = checkpointer {
+                c.release_sinks();
+                if let Ok(mut slot) = checkpoint_slot.lock() {
+                    *slot = (Some(c), (max_ts > i64::MIN).then_some(max_ts));
+                }
             }
+            result?;
             Ok(started.elapsed().saturating_sub(idle))
         }
     };
     let guards = timely::execute(timely_config(cfg.workers)?, dataflow)
         .map_err(|e| anyhow!("starting dataflow: {e}"))?;
     let worker_results = guards.join();
-    let source_result = source_thread.join();
     // Every sender is gone once the workers are: each sink seals what it was handed. All
     // stages are joined before any error is reported, and the root cause is reported first:
     // a sink's own error, then the source's (unless it only saw the dataflow go away), then
@@ -482,6 +642,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             Err(_) => errors.push(anyhow!("sink thread panicked")),
         }
     }
+    // A broker input that ended: everything read is sealed now, so every position may be
+    // committed. Then the source, which waits for its last commits, can leave.
+    let stopped = failed.message().as_deref() == Some(STOPPED);
+    let (final_checkpoint, final_max_ts) = checkpoint_slot
+        .lock()
+        .map(|mut slot| (slot.0.take(), slot.1))
+        .unwrap_or((None, None));
+    if let Some(mut c) = final_checkpoint
+        && errors.is_empty()
+        && source_done.load(Ordering::Acquire)
+        && failed.message().is_none()
+    {
+        let lengths = summaries
+            .iter()
+            .map(|s: &msec_datasets::DatasetSummary| (s.name.clone(), s.segments))
+            .collect();
+        if let Err(e) = c.finish(lengths, final_max_ts) {
+            errors.push(e);
+        }
+    }
+    drop(broker_commits);
+    let source_result = source_thread.join();
     let source = match source_result {
         Ok(Ok(v)) => Some(v),
         Ok(Err(e)) => {
@@ -513,8 +695,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
             Err(e) => errors.push(anyhow!("dataflow worker panicked: {e}")),
         }
     }
-    if let Some(message) = failed.message() {
+    if let Some(message) = failed.message().filter(|_| !stopped) {
         secondary.push(anyhow!("{message}"));
+    }
+    if stopped {
+        tracing::info!(source = %source_name, "stopped by a signal after a last checkpoint; a restart resumes from it");
     }
     errors.extend(secondary);
     if let Some(first) = errors.into_iter().next() {
@@ -550,6 +735,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         stages,
         elapsed: started.elapsed(),
     })
+}
+
+/// The `failed` message of a run stopped by a signal (not an error).
+const STOPPED: &str = "stopped by a signal";
+
+/// Brings the dataflow up to the input's time — every output released before it handed to
+/// its sink — and takes a checkpoint there.
+fn checkpoint_at(
+    worker: &mut timely::worker::Worker,
+    checkpointer: &mut Checkpointer,
+    input: &InputHandle<u64, CapacityContainerBuilder<Vec<ReadingBatch>>>,
+    sealed: &ProbeHandle<u64>,
+    failed: &Failure,
+) -> Result<(), String> {
+    while sealed.less_than(input.time()) {
+        worker.step();
+        if let Some(message) = failed.message() {
+            return Err(message);
+        }
+    }
+    let frontier = i64::try_from(*input.time()).unwrap_or(i64::MAX);
+    checkpointer.take(frontier).map_err(|e| format!("{e:#}"))
 }
 
 /// Heat-map cells published, per window, as 5V "value" events of the run's source.

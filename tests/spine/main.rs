@@ -3,6 +3,7 @@
 
 mod akl;
 mod alerts;
+mod brokers;
 mod common;
 mod dead_letters;
 mod heatmap;
