@@ -4,6 +4,8 @@
 
 mod crash;
 mod harness;
+mod outputs;
+mod overload;
 mod round_trip;
 
 use std::path::{Path, PathBuf};
