@@ -8,6 +8,7 @@ mod metrics_http;
 mod progress;
 mod run;
 mod setup;
+mod stages;
 mod summary;
 
 use std::process::ExitCode;

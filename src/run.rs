@@ -57,6 +57,7 @@ use timely::dataflow::operators::{Concat, Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
 use crate::broker::{Checkpointer, Replay};
+use crate::stages::{STOPPED, checkpoint_at, heatmap_value, publish_live};
 use crate::cli::RunArgs;
 use crate::metrics_http::{self, Gauges};
 use crate::setup::{
@@ -735,89 +736,4 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         stages,
         elapsed: started.elapsed(),
     })
-}
-
-/// The `failed` message of a run stopped by a signal (not an error).
-const STOPPED: &str = "stopped by a signal";
-
-/// Brings the dataflow up to the input's time — every output released before it handed to
-/// its sink — and takes a checkpoint there.
-fn checkpoint_at(
-    worker: &mut timely::worker::Worker,
-    checkpointer: &mut Checkpointer,
-    input: &InputHandle<u64, CapacityContainerBuilder<Vec<ReadingBatch>>>,
-    sealed: &ProbeHandle<u64>,
-    failed: &Failure,
-) -> Result<(), String> {
-    while sealed.less_than(input.time()) {
-        worker.step();
-        if let Some(message) = failed.message() {
-            return Err(message);
-        }
-    }
-    let frontier = i64::try_from(*input.time()).unwrap_or(i64::MAX);
-    checkpointer.take(frontier).map_err(|e| format!("{e:#}"))
-}
-
-/// Heat-map cells published, per window, as 5V "value" events of the run's source.
-fn heatmap_value<'scope>(
-    cells: Stream<'scope, u64, Vec<HeatmapBatch>>,
-    source: u32,
-) -> Stream<'scope, u64, Vec<ValueEvent>> {
-    cells.unary(Pipeline, "HeatmapValue", move |_cap, _info| {
-        move |input, output| {
-            input.for_each(|cap, data| {
-                let mut events: Vec<ValueEvent> = Vec::new();
-                for batch in data.drain(..) {
-                    for &ts in &batch.window_start {
-                        match events.last_mut() {
-                            Some(e) if e.ts == ts => e.heatmap_cells += 1,
-                            _ => events.push(ValueEvent {
-                                source,
-                                ts,
-                                alerts: 0,
-                                heatmap_cells: 1,
-                                datasets_sealed: 0,
-                            }),
-                        }
-                    }
-                }
-                if !events.is_empty() {
-                    output.session(&cap).give_iterator(events.into_iter());
-                }
-            });
-        }
-    })
-}
-
-/// The live alert output, fed on the sink worker (the only worker `order_alerts` emits on)
-/// with each batch of decisions as soon as the frontier makes them final. A failing output
-/// fails the run: an alert a caregiver never receives is not a detail.
-fn publish_live(
-    alerts: Stream<'_, u64, Vec<AlertRows>>,
-    live: &Arc<Mutex<Option<Box<dyn AlertSink>>>>,
-    counters: Arc<msec_engine::metrics::OperatorCounters>,
-    failed: Failure,
-) {
-    let live = Arc::clone(live);
-    alerts.sink(Pipeline, "LiveAlerts", move |(input, _frontier)| {
-        input.for_each(|_cap, data| {
-            for rows in data.drain(..) {
-                if rows.0.is_empty() || failed.is_set() {
-                    continue;
-                }
-                counters.add_in(rows.0.len());
-                let Ok(mut guard) = live.lock() else {
-                    failed.set(String::from("live alert output: lock poisoned"));
-                    return;
-                };
-                if let Some(sink) = guard.as_mut() {
-                    match sink.publish(&rows.0) {
-                        Ok(()) => counters.add_out(rows.0.len()),
-                        Err(e) => failed.set(e.to_string()),
-                    }
-                }
-            }
-        });
-    });
 }

@@ -13,6 +13,7 @@
 //! | [`frames`] | [`FramesSource`]: LoRaWAN uplink frames (Helium NDJSON, Elsys EMS payloads: decoded or raw TLV) of one or more files merged by event time, re-delivered and repeated frames dead-lettered as `duplicate` |
 //! | [`jsonl`] | [`JsonlSource`]: JSON-lines files (`.gz`, stdin), a fast flat-JSON scanner, validation into readings or dead letters |
 //! | [`simulator`] | [`simulate`], [`SimulatorSource`]: a deterministic simulation of the Santander and Fujisawa pilots, with bounded disorder, bad records and injected home incidents ([`SimulatorManifest`]) |
+//! | [`sox`] | [`SoxSource`]: SOX XML documents (Pilot 3, Fujisawa garbage trucks), files or folders merged by event time; the decoder the brokers share |
 //! | [`broker`] | what MQTT and Kafka share: payload formats (JSON, SOX), topic layouts, per-partition decoding with position marks |
 //! | [`mqtt`] | `MqttSource` (QoS 1, persistent session, acknowledged once sealed) and `MqttAlertSink` (feature `mqtt`) |
 //! | [`kafka`] | `KafkaSource` (consumer group, offsets committed once sealed) and `KafkaAlertSink` (feature `kafka`) |

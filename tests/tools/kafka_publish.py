@@ -11,11 +11,15 @@ acknowledged by the broker on stdout; exits non-zero if any delivery failed.
 """
 import argparse
 import json
+import re
 import sys
 import time
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+
+
+STAMP = re.compile(rb'"ts":\s*-?\d+')
 
 
 def main():
@@ -26,6 +30,8 @@ def main():
     ap.add_argument("--create", action="store_true", help="create the topic first")
     ap.add_argument("--rate", type=float, default=0.0, help="messages per second (0: as fast as possible)")
     ap.add_argument("--key-field", default="device")
+    ap.add_argument("--stamp-now", action="store_true",
+                    help="replace each line's integer `ts` with the wall clock at publish (epoch ms)")
     ap.add_argument("file")
     args = ap.parse_args()
 
@@ -57,6 +63,9 @@ def main():
         line = line.rstrip(b"\r\n") if isinstance(line, bytes) else line.rstrip("\r\n").encode()
         if not line:
             continue
+        if args.stamp_now:
+            now = str(int(time.time() * 1000)).encode()
+            line = STAMP.sub(b'"ts":' + now, line, count=1)
         key = None
         try:
             key = str(json.loads(line).get(args.key_field, "")).encode()
