@@ -26,9 +26,10 @@ pub(crate) struct Checkpointer {
     interval: Duration,
     last: Instant,
     sinks: Vec<(String, SinkHandle)>,
-    commits: CommitSender,
-    /// How many commits the source has applied (it counts them).
-    applied: Arc<AtomicU64>,
+    /// One commit channel per source thread (each commits the partitions it reads).
+    commits: Vec<CommitSender>,
+    /// How many commits each source thread has applied (they count them).
+    applied: Vec<Arc<AtomicU64>>,
     /// Frontiers of the commits sent, oldest first, not yet known to be applied.
     sent: VecDeque<(u64, i64)>,
     sent_count: u64,
@@ -47,8 +48,8 @@ impl Checkpointer {
         source: &str,
         interval: Duration,
         sinks: Vec<(String, SinkHandle)>,
-        commits: CommitSender,
-        applied: Arc<AtomicU64>,
+        commits: Vec<CommitSender>,
+        applied: Vec<Arc<AtomicU64>>,
         interner: Arc<Interner>,
     ) -> anyhow::Result<Self> {
         let file = Checkpoint::load(data, source)?.unwrap_or_else(|| Checkpoint {
@@ -125,9 +126,11 @@ impl Checkpointer {
         tracing::debug!(frontier, ?commit, "checkpoint sealed");
         // 4. Only now may the broker forget the records.
         if !commit.is_empty() {
-            self.commits
-                .send(commit)
-                .map_err(|_| anyhow!("the source stopped taking commits"))?;
+            for commits in &self.commits {
+                commits
+                    .send(commit.clone())
+                    .map_err(|_| anyhow!("the source stopped taking commits"))?;
+            }
             self.sent_count += 1;
             self.sent.push_back((self.sent_count, frontier));
         }
@@ -138,7 +141,12 @@ impl Checkpointer {
 
     /// Moves the frontier of the latest commit the source has applied into the file.
     fn note_applied(&mut self) {
-        let applied = self.applied.load(Ordering::Acquire);
+        let applied = self
+            .applied
+            .iter()
+            .map(|a| a.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(0);
         while let Some(&(n, frontier)) = self.sent.front() {
             if n > applied {
                 break;
@@ -152,6 +160,11 @@ impl Checkpointer {
     /// needs.
     pub(crate) fn release_sinks(&mut self) {
         self.sinks.clear();
+    }
+
+    /// Lets go of the commit channels: the sources leave once they have applied the last.
+    pub(crate) fn release_sources(&mut self) {
+        self.commits.clear();
     }
 
     /// After an end of input, once every sink has sealed its last segment: records the
@@ -176,8 +189,10 @@ impl Checkpointer {
         }
         self.store()?;
         if !commit.is_empty() {
-            // The source may already be gone after a failure; then the broker re-delivers.
-            let _ = self.commits.send(commit);
+            // A source may already be gone after a failure; then the broker re-delivers.
+            for commits in &self.commits {
+                let _ = commits.send(commit.clone());
+            }
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 mod broker;
 mod cli;
 mod commands;
+mod ingest;
 mod metrics_http;
 mod progress;
 mod run;

@@ -23,8 +23,8 @@ pub(crate) struct Gauges {
     pub checkpoints: AtomicU64,
     /// Duration of the last checkpoint, µs.
     pub checkpoint_us: AtomicU64,
-    /// Consumer lag of a Kafka source (−1 unknown).
-    pub lag: Option<Arc<AtomicI64>>,
+    /// Consumer lag of each Kafka source thread (−1 unknown).
+    pub lag: Vec<Arc<AtomicI64>>,
 }
 
 /// Starts serving on `addr`; the thread lives as long as the process.
@@ -96,12 +96,20 @@ pub(crate) fn render(metrics: &Metrics, gauges: &Gauges) -> String {
         out.push_str("# HELP msec_watermark_delay_ms Wall clock minus the dataflow's event time.\n# TYPE msec_watermark_delay_ms gauge\n");
         out.push_str(&format!("msec_watermark_delay_ms {delay}\n"));
     }
-    if let Some(lag) = &gauges.lag {
-        out.push_str("# HELP msec_source_consumer_lag Messages behind the partitions' ends.\n# TYPE msec_source_consumer_lag gauge\n");
-        out.push_str(&format!(
-            "msec_source_consumer_lag {}\n",
-            lag.load(Ordering::Relaxed)
-        ));
+    if !gauges.lag.is_empty() {
+        let known: Vec<i64> = gauges
+            .lag
+            .iter()
+            .map(|l| l.load(Ordering::Relaxed))
+            .filter(|l| *l >= 0)
+            .collect();
+        let lag = if known.is_empty() {
+            -1
+        } else {
+            known.iter().sum()
+        };
+        out.push_str("# HELP msec_source_consumer_lag Messages behind the partitions' ends (-1 unknown).\n# TYPE msec_source_consumer_lag gauge\n");
+        out.push_str(&format!("msec_source_consumer_lag {lag}\n"));
     }
     out.push_str(
         "# HELP msec_checkpoints_total Checkpoints taken.\n# TYPE msec_checkpoints_total counter\n",

@@ -1,7 +1,7 @@
-//! `msec run`: wires a source, the timely dataflow and the dataset sinks together.
+//! `msec run`: wires the sources, the timely dataflow and the dataset sinks together.
 //!
 //! ```text
-//! source thread ──bounded──► worker 0 inputs (timely time = coarsened watermark)
+//! source thread(s) ──bounded──► worker inputs (timely time = coarsened watermark; src/ingest.rs)
 //!   (parse, validate,         readings ─┬─► partition by device ─► Veracity ─┬─► readings, agg_1m,
 //!    watermark, late)                   │    (duplicates, stuck)           │   kpi_latency, fivev
 //!                                       │                                  └─► dead_letter, veracity_flags
@@ -12,58 +12,51 @@
 //!        └─ dead letters ─────────────────────────────────────────► sink thread: dead_letter
 //! ```
 //!
+//! A file, stdin, the simulator or an MQTT session is one source thread feeding worker 0; a
+//! Kafka input has one source thread per worker, each reading its share of the partitions.
 //! Every dataset has its own sink thread (its chain stays linear); [`crate::setup`] opens them.
+//! A broker run takes checkpoints (src/broker.rs, src/ingest.rs).
 //!
 //! At the end of the input the dataflow's time is advanced to the largest event time seen
 //! before the input closes, so absence rules fire up to the end of the data and no further.
-//!
-//! Each sink thread owns one dataset's writer (its chain stays linear); the catalog is
-//! updated once every sink has sealed its last segment.
+//! The catalog is updated once every sink has sealed its last segment.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use crossbeam_channel::RecvTimeoutError;
 use msec_datasets::{Catalog, Publication};
-use msec_engine::alert::AlertSink;
 use msec_engine::checkpoint::{Checkpoint, ResumePoint};
-use msec_engine::dead_letter::dead_letters_to_record_batch;
 use msec_engine::metrics::Metrics;
 use msec_engine::report::ReportBatch;
 use msec_engine::runtime::timely_config;
 use msec_engine::sink::Failure;
 use msec_engine::source::{Source, SourceSummary, batch_channel};
-use msec_engine::time::coarsen;
 use msec_engine::{Interner, ReadingBatch};
-use msec_operators::fivev::{
-    AlertValue, DEFAULT_FIVEV_WINDOW_MS, Fivev, FivevInputs, SourceStats, ValueEvent,
-};
+use msec_operators::fivev::{AlertValue, DEFAULT_FIVEV_WINDOW_MS, Fivev, FivevInputs, SourceStats};
 use msec_operators::heatmap::{Heatmap, HeatmapBatch, OrderHeatmap};
 use msec_operators::veracity::{
     OrderDeadLetters, OrderFlags, OrderReadings, Veracity, VeracityTotals,
 };
 use msec_operators::{
-    AlertLatency, AlertRows, Alerts, KpiLatency, OrderAlerts, OrderKpi, OrderWindows,
-    PartitionReadings, SinkTo, SkipDelivered, TumblingAggregate,
+    AlertLatency, Alerts, KpiLatency, OrderAlerts, OrderKpi, OrderWindows, PartitionReadings,
+    SinkTo, SkipDelivered, TumblingAggregate,
 };
 use timely::container::CapacityContainerBuilder;
-use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::{Concat, Input, Inspect, Probe};
 use timely::dataflow::{InputHandle, ProbeHandle};
 
 use crate::broker::{Checkpointer, Replay};
-use crate::stages::{STOPPED, checkpoint_at, heatmap_value, publish_live};
 use crate::cli::RunArgs;
+use crate::ingest::{Clock, Inputs, Shared, ingest};
 use crate::metrics_http::{self, Gauges};
 use crate::setup::{
     InputSource, alert_config, dataset_specs, delivered_alerts, heatmap_config, live_alert_output,
     open_input, open_sink, pipeline_config, release_extent, veracity_config,
 };
+use crate::stages::{STOPPED, heatmap_value, publish_live};
 use crate::summary::RunSummary;
 
 /// Runs the pipeline.
@@ -80,8 +73,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
 
     // Open the input first: a missing or unreadable input must fail before any dataset is
     // created or touched.
-    let (source, broker) = open_input(&args, &interner, &cfg)?;
-    let source_name = source.name().to_owned();
+    let (sources, broker) = open_input(&args, &interner, &cfg)?;
+    let source_name = sources
+        .first()
+        .map(|s| s.name().to_owned())
+        .ok_or_else(|| anyhow!("no input"))?;
+    // SIGINT/SIGTERM stop a broker run gracefully: a last checkpoint, then exit. (A file run
+    // keeps the default: its input is bounded and a re-run starts over.)
+    let stop = broker.as_ref().map(|b| Arc::clone(&b.stop));
+    if let Some(stop) = &stop {
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(stop))
+                .context("installing the signal handlers")?;
+        }
+    }
+
     let source_id = interner.intern(&source_name);
     let veracity_cfg = veracity_config(&args)?;
     let veracity_totals = VeracityTotals::default();
@@ -154,20 +160,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
     let dead_sink = sink("dead_letter")?;
 
     let gauges = Arc::new(Gauges {
-        lag: broker.as_ref().and_then(|b| b.lag.clone()),
+        lag: broker.as_ref().map(|b| b.lag.clone()).unwrap_or_default(),
         ..Gauges::default()
     });
     if let Some(addr) = args.metrics_addr {
         metrics_http::serve(addr, metrics.clone(), Arc::clone(&gauges))?;
-    }
-    // SIGINT/SIGTERM stop a broker run gracefully: a last checkpoint, then exit. (A file run
-    // keeps the default: its input is bounded and a re-run starts over.)
-    let stop = broker.as_ref().map(|b| Arc::clone(&b.stop));
-    if let Some(stop) = &stop {
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            signal_hook::flag::register(signal, Arc::clone(stop))
-                .context("installing the signal handlers")?;
-        }
     }
     let checkpointer = match &broker {
         Some(links) => Some(Checkpointer::new(
@@ -180,15 +177,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                 .map(|((handle, _), spec)| (spec.name.clone(), handle.clone()))
                 .collect(),
             links.commits.clone(),
-            Arc::clone(&links.applied),
+            links.applied.clone(),
             Arc::clone(&interner),
         )?),
         None => None,
     };
-    // Worker 0 takes the checkpointer and hands it back, with the largest event time seen,
-    // for the final commit.
-    let checkpoint_slot: Arc<Mutex<(Option<Checkpointer>, Option<i64>)>> =
-        Arc::new(Mutex::new((checkpointer, None)));
+    let checkpointer = Arc::new(Mutex::new(checkpointer));
     let (replay, prefix) = match replay {
         Some(mut r) => {
             let prefix = std::mem::take(&mut r.prefix);
@@ -196,67 +190,53 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         }
         None => (None, Vec::new()),
     };
-    let replay = Arc::new(replay);
-    let prefix = Arc::new(Mutex::new(prefix));
 
     // Stdin and brokers are live inputs: when idle, event time advances with the wall clock.
     let live_input =
         broker.is_some() || args.input.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    // The source runs on its own thread behind a bounded channel (backpressure).
-    let (tx, rx) = batch_channel("source", cfg.channel_capacity);
-    // `source_done` is set only when the source read its whole input: a channel that closes
-    // without it means the source failed, and open windows must not be flushed as complete.
-    let source_done = Arc::new(AtomicBool::new(false));
-    let source_thread = {
-        let source_done = Arc::clone(&source_done);
-        std::thread::Builder::new().name("source".into()).spawn(
-            move || -> anyhow::Result<(SourceSummary, Duration)> {
-                let _span = tracing::info_span!("source").entered();
-                let start = Instant::now();
-                let summary = match source {
-                    InputSource::Jsonl(s) => (*s).run(&tx)?,
-                    InputSource::Csv(s) => (*s).run(&tx)?,
-                    InputSource::Simulator(s) => (*s).run(&tx)?,
-                    InputSource::Frames(s) => (*s).run(&tx)?,
-                    InputSource::Sox(s) => (*s).run(&tx)?,
-                    // Broker sources say themselves when their input ended, then keep
-                    // committing until the run is done with them.
-                    #[cfg(feature = "mqtt")]
-                    InputSource::Mqtt(s) => {
-                        return Ok(((*s).run_owned(tx, source_done)?, start.elapsed()));
-                    }
-                    #[cfg(feature = "kafka")]
-                    InputSource::Kafka(s) => {
-                        return Ok(((*s).run_owned(tx, source_done)?, start.elapsed()));
-                    }
-                };
-                source_done.store(true, Ordering::Release);
-                Ok((summary, start.elapsed().saturating_sub(tx.blocked())))
-            },
-        )?
+    // Each source runs on its own thread behind a bounded channel (backpressure); source `i`
+    // feeds worker `i`. Its flag is set only when the source read its whole input: a channel
+    // that closes without it means the source failed (or was stopped), and open windows must
+    // not be flushed as complete.
+    let mut receivers = Vec::new();
+    let mut source_threads = Vec::new();
+    for (i, source) in sources.into_iter().enumerate() {
+        let (tx, rx) = batch_channel("source", cfg.channel_capacity);
+        let done = Arc::new(AtomicBool::new(false));
+        receivers.push(Some((rx, Arc::clone(&done))));
+        source_threads.push(spawn_source(i, source, tx, done)?);
+    }
+    receivers.resize_with(cfg.workers.max(receivers.len()), || None);
+    let shared = Shared {
+        cfg: cfg.clone(),
+        interner: Arc::clone(&interner),
+        failed: Failure::default(),
+        dead_sink: dead_sink.clone(),
+        replay: Arc::new(replay),
+        prefix: Arc::new(Mutex::new(prefix)),
+        checkpointer: Arc::clone(&checkpointer),
+        clock: Arc::new(Clock::new(cfg.workers.max(1))),
+        stop: stop.clone(),
+        gauges: Arc::clone(&gauges),
+        live: live_input,
+        receivers: Arc::new(Mutex::new(receivers)),
+        max_ts: Arc::new(AtomicI64::new(i64::MIN)),
     };
-    let broker_commits = broker.map(|b| b.commits);
 
     // The dataflow.
-    let failed = Failure::default();
+    let failed = shared.failed.clone();
     let dataflow = {
+        let shared = shared.clone();
         let cfg = cfg.clone();
         let interner = Arc::clone(&interner);
         let metrics = metrics.clone();
         let failed = failed.clone();
-        let source_done = Arc::clone(&source_done);
         let alert_cfg = Arc::clone(&alert_cfg);
         let heatmap_cfg = heatmap_cfg.clone();
         let veracity_cfg = veracity_cfg.clone();
         let veracity_totals = veracity_totals.clone();
         let live_alerts = Arc::clone(&live_alerts);
         let delivered = Arc::clone(&delivered);
-        let live = live_input;
-        let checkpoint_slot = Arc::clone(&checkpoint_slot);
-        let replay = Arc::clone(&replay);
-        let prefix = Arc::clone(&prefix);
-        let stop = stop.clone();
-        let gauges = Arc::clone(&gauges);
         move |worker: &mut timely::worker::Worker| -> Result<Duration, String> {
             let index = worker.index();
             let mut input = InputHandle::<u64, CapacityContainerBuilder<Vec<ReadingBatch>>>::new();
@@ -426,195 +406,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
                 )
                 .probe_with(&sealed);
             });
-            if index != 0 {
-                return Ok(Duration::ZERO); // dropping `input` releases this worker's hold on the frontier
-            }
-            let _span = tracing::info_span!("dataflow", worker = index).entered();
-            let started = Instant::now();
-            let mut idle = Duration::ZERO;
-            let mut time = 0u64;
-            let mut max_ts = i64::MIN;
-            // Wall-clock progress of event time while a live source is idle (DESIGN §5).
-            let idle_timeout = Duration::from_millis(cfg.idle_timeout_ms);
-            let mut last_data = Instant::now();
-            let mut last_watermark: Option<i64> = None;
-            let mut clock_ahead = false;
-            let mut checkpointer = checkpoint_slot.lock().ok().and_then(|mut c| c.0.take());
-            let source_counters = metrics.operator("source", index);
-            // Any error here is recorded in `failed` before `input` is dropped, so the windows
-            // flushed by the emptied frontier are not handed to the sinks.
-            let fail = |message: String| {
-                failed.set(message.clone());
-                message
+            let inputs = Inputs {
+                readings: input,
+                reports: report_input,
+                stats: stats_input,
             };
-            // A restarted broker run first re-opens the windows the run before left open.
-            let reopened = prefix
-                .lock()
-                .map(|mut p| std::mem::take(&mut *p))
-                .unwrap_or_default();
-            for batch in reopened {
-                stats_input.send(SourceStats::from_batch(&batch, *input.time()));
-                if !batch.readings.is_empty() {
-                    max_ts = batch.readings.ts.iter().fold(max_ts, |m, t| m.max(*t));
-                    input.send(batch.readings);
-                }
-                if !batch.reports.is_empty() {
-                    max_ts = batch.reports.ts.iter().fold(max_ts, |m, t| m.max(*t));
-                    report_input.send(batch.reports);
-                }
-            }
-            let result = loop {
-                let wait = Instant::now();
-                let received = rx.recv_timeout(Duration::from_millis(2));
-                idle += wait.elapsed();
-                match received {
-                    Ok(mut batch) => {
-                        last_data = Instant::now();
-                        if let Some(replay) = replay.as_ref() {
-                            replay.apply(&mut batch, &interner);
-                        }
-                        // Time may have moved past records of this batch: the wall clock while
-                        // every source was idle, or another partition's watermark. What it
-                        // passed is late, never merged into results already final.
-                        let behind = i64::try_from(time).unwrap_or(i64::MAX);
-                        if clock_ahead {
-                            let late = batch.readings.split_behind(behind, &interner);
-                            batch.dead_letters.extend(late);
-                            let late = batch.reports.split_behind(behind, &interner);
-                            batch.dead_letters.extend(late);
-                        } else {
-                            let detail = |ts: i64| {
-                                format!("event time {ts} is behind the dataflow's time {behind}")
-                            };
-                            let keep = |_| msec_engine::reading::Behind::Late;
-                            let late = batch
-                                .readings
-                                .split_behind_with(behind, &interner, keep, detail);
-                            batch.dead_letters.extend(late);
-                            let late = batch
-                                .reports
-                                .split_behind_with(behind, &interner, keep, detail);
-                            batch.dead_letters.extend(late);
-                        }
-                        source_counters.add_in(batch.records as usize);
-                        source_counters.add_out(batch.readings.len() + batch.reports.len());
-                        source_counters.add_dead(batch.dead_letters.len());
-                        if let Some(c) = checkpointer.as_mut() {
-                            c.observe(&batch.marks);
-                        }
-                        stats_input.send(SourceStats::from_batch(&batch, *input.time()));
-                        if !batch.dead_letters.is_empty()
-                            && let Err(e) = dead_letters_to_record_batch(&batch.dead_letters)
-                                .map_err(|e| e.to_string())
-                                .and_then(|rb| dead_sink.send(rb).map_err(|e| e.to_string()))
-                        {
-                            break Err(fail(format!("sink dead_letter: {e}")));
-                        }
-                        if !batch.readings.is_empty() {
-                            max_ts = batch.readings.ts.iter().fold(max_ts, |m, t| m.max(*t));
-                            input.send(batch.readings);
-                        }
-                        if !batch.reports.is_empty() {
-                            max_ts = batch.reports.ts.iter().fold(max_ts, |m, t| m.max(*t));
-                            report_input.send(batch.reports);
-                        }
-                        if let Some(wm) = batch.watermark {
-                            last_watermark = Some(wm);
-                            let t = coarsen(wm, cfg.watermark_granularity_ms);
-                            if t > time {
-                                time = t;
-                                clock_ahead = false;
-                                input.advance_to(t);
-                                report_input.advance_to(t);
-                                stats_input.advance_to(t);
-                            }
-                        }
-                        worker.step();
-                        // Keep the dataflow within one watermark step of the input.
-                        while probe.less_than(input.time()) {
-                            worker.step();
-                        }
-                        if let Some(message) = failed.message() {
-                            break Err(message);
-                        }
-                    }
-                    Err(RecvTimeoutError::Timeout) => {
-                        let quiet = last_data.elapsed();
-                        if live
-                            && !idle_timeout.is_zero()
-                            && quiet >= idle_timeout
-                            && let Some(wm) = last_watermark
-                        {
-                            let now = wm.saturating_add(quiet.as_millis() as i64);
-                            let t = coarsen(now, cfg.watermark_granularity_ms);
-                            if t > time {
-                                time = t;
-                                clock_ahead = true;
-                                input.advance_to(t);
-                                report_input.advance_to(t);
-                                stats_input.advance_to(t);
-                            }
-                        }
-                        worker.step();
-                    }
-                    Err(RecvTimeoutError::Disconnected) => {
-                        if !source_done.load(Ordering::Acquire) {
-                            if stop.as_ref().is_some_and(|s| s.load(Ordering::Acquire)) {
-                                // A graceful stop: seal what is complete, commit, and leave
-                                // open windows to the next run.
-                                if let Some(c) = checkpointer.as_mut()
-                                    && let Err(e) =
-                                        checkpoint_at(worker, c, &input, &sealed, &failed)
-                                {
-                                    break Err(fail(e));
-                                }
-                                failed.set(STOPPED);
-                                break Ok(());
-                            }
-                            break Err(fail(
-                                "the source stopped before the end of its input".into(),
-                            ));
-                        }
-                        // Everything up to the largest event time seen is complete: deadlines
-                        // up to it may fire, later ones may not.
-                        let end = u64::try_from(max_ts).unwrap_or(0);
-                        if end > time {
-                            input.advance_to(end);
-                            report_input.advance_to(end);
-                            stats_input.advance_to(end);
-                        }
-                        break Ok(());
-                    }
-                }
-                gauges
-                    .event_time
-                    .store(i64::try_from(time).unwrap_or(0), Ordering::Relaxed);
-                if let Some(c) = checkpointer.as_mut()
-                    && c.due()
-                {
-                    if let Err(e) = checkpoint_at(worker, c, &input, &sealed, &failed) {
-                        break Err(fail(e));
-                    }
-                    gauges.checkpoints.store(c.taken, Ordering::Relaxed);
-                    gauges.checkpoint_us.store(
-                        u64::try_from(c.last_duration.as_micros()).unwrap_or(u64::MAX),
-                        Ordering::Relaxed,
-                    );
-                }
-            };
-            if let Some(mut c) = checkpointer {
-                c.release_sinks();
-                if let Ok(mut slot) = checkpoint_slot.lock() {
-                    *slot = (Some(c), (max_ts > i64::MIN).then_some(max_ts));
-                }
-            }
-            result?;
-            Ok(started.elapsed().saturating_sub(idle))
+            let counters = metrics.operator("source", index);
+            ingest(worker, index, inputs, &probe, &sealed, &shared, &counters)
         }
     };
     let guards = timely::execute(timely_config(cfg.workers)?, dataflow)
         .map_err(|e| anyhow!("starting dataflow: {e}"))?;
     let worker_results = guards.join();
+    let final_max_ts = Some(shared.max_ts.load(Ordering::Acquire)).filter(|m| *m > i64::MIN);
+    let ended = source_threads
+        .iter()
+        .all(|(_, done)| done.load(Ordering::Acquire));
+    drop(shared);
+    if let Ok(mut c) = checkpointer.lock()
+        && let Some(c) = c.as_mut()
+    {
+        c.release_sinks();
+    }
     // Every sender is gone once the workers are: each sink seals what it was handed. All
     // stages are joined before any error is reported, and the root cause is reported first:
     // a sink's own error, then the source's (unless it only saw the dataflow go away), then
@@ -646,40 +459,50 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
     // A broker input that ended: everything read is sealed now, so every position may be
     // committed. Then the source, which waits for its last commits, can leave.
     let stopped = failed.message().as_deref() == Some(STOPPED);
-    let (final_checkpoint, final_max_ts) = checkpoint_slot
-        .lock()
-        .map(|mut slot| (slot.0.take(), slot.1))
-        .unwrap_or((None, None));
-    if let Some(mut c) = final_checkpoint
-        && errors.is_empty()
-        && source_done.load(Ordering::Acquire)
-        && failed.message().is_none()
-    {
-        let lengths = summaries
-            .iter()
-            .map(|s: &msec_datasets::DatasetSummary| (s.name.clone(), s.segments))
-            .collect();
-        if let Err(e) = c.finish(lengths, final_max_ts) {
-            errors.push(e);
+    let final_checkpoint = checkpointer.lock().ok().and_then(|mut c| c.take());
+    if let Some(mut c) = final_checkpoint {
+        if errors.is_empty() && ended && failed.message().is_none() {
+            let lengths = summaries
+                .iter()
+                .map(|s: &msec_datasets::DatasetSummary| (s.name.clone(), s.segments))
+                .collect();
+            if let Err(e) = c.finish(lengths, final_max_ts) {
+                errors.push(e);
+            }
         }
+        c.release_sources();
     }
-    drop(broker_commits);
-    let source_result = source_thread.join();
+    // The sources leave once every commit channel is closed.
+    drop(broker);
+    let mut source_result: anyhow::Result<(SourceSummary, Duration)> =
+        Ok((SourceSummary::default(), Duration::ZERO));
+    for (thread, _) in source_threads {
+        let one = thread
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("source thread panicked")));
+        source_result = match (source_result, one) {
+            (Ok((mut a, busy_a)), Ok((b, busy_b))) => {
+                a.merge(&b);
+                Ok((a, busy_a.max(busy_b)))
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+    }
     let source = match source_result {
-        Ok(Ok(v)) => Some(v),
-        Ok(Err(e)) => {
+        Ok(v) => Some(v),
+        Err(e) => {
             let downstream = e
                 .downcast_ref::<msec_connectors::ConnectorError>()
                 .is_some_and(|c| matches!(c, msec_connectors::ConnectorError::Downstream { .. }));
             if downstream {
-                secondary.push(e)
+                // A source still sending when the dataflow stopped (after another error, or
+                // a graceful stop: then it is no error at all).
+                if !stopped {
+                    secondary.push(e)
+                }
             } else {
                 errors.push(e)
             }
-            None
-        }
-        Err(_) => {
-            errors.push(anyhow!("source thread panicked"));
             None
         }
     };
@@ -736,4 +559,45 @@ pub fn run(args: RunArgs) -> anyhow::Result<RunSummary> {
         stages,
         elapsed: started.elapsed(),
     })
+}
+
+type SourceThread = (
+    std::thread::JoinHandle<anyhow::Result<(SourceSummary, Duration)>>,
+    Arc<AtomicBool>,
+);
+
+/// Runs source `index` on its own thread, sending to `tx`; `done` is set once it has read its
+/// whole input (a broker source sets it itself, then keeps committing until the run is done
+/// with it). Returns the thread and the flag.
+fn spawn_source(
+    index: usize,
+    source: InputSource,
+    tx: msec_engine::source::BatchSender,
+    done: Arc<AtomicBool>,
+) -> anyhow::Result<SourceThread> {
+    let flag = Arc::clone(&done);
+    let thread = std::thread::Builder::new()
+        .name(format!("source-{index}"))
+        .spawn(move || -> anyhow::Result<(SourceSummary, Duration)> {
+            let _span = tracing::info_span!("source", index).entered();
+            let start = Instant::now();
+            let summary = match source {
+                InputSource::Jsonl(s) => (*s).run(&tx)?,
+                InputSource::Csv(s) => (*s).run(&tx)?,
+                InputSource::Simulator(s) => (*s).run(&tx)?,
+                InputSource::Frames(s) => (*s).run(&tx)?,
+                InputSource::Sox(s) => (*s).run(&tx)?,
+                #[cfg(feature = "mqtt")]
+                InputSource::Mqtt(s) => {
+                    return Ok(((*s).run_owned(tx, done)?, start.elapsed()));
+                }
+                #[cfg(feature = "kafka")]
+                InputSource::Kafka(s) => {
+                    return Ok(((*s).run_owned(tx, done)?, start.elapsed()));
+                }
+            };
+            done.store(true, Ordering::Release);
+            Ok((summary, start.elapsed().saturating_sub(tx.blocked())))
+        })?;
+    Ok((thread, flag))
 }

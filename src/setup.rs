@@ -349,16 +349,38 @@ impl InputSource {
     }
 }
 
-/// What a broker input needs beside the source: the channel its commits go through, the
-/// stop flag, how many commits it applied, and which provenance names are its own.
+/// What a broker input needs beside its source threads: the channels their commits go
+/// through, the stop flag, how many commits each applied, and which provenance names are the
+/// input's own.
 pub(crate) struct BrokerLinks {
-    pub commits: CommitSender,
+    pub commits: Vec<CommitSender>,
     pub stop: Arc<AtomicBool>,
-    pub applied: Arc<AtomicU64>,
+    pub applied: Vec<Arc<AtomicU64>>,
     /// Whether a provenance `source` name belongs to this input.
     pub ours: Box<dyn Fn(&str) -> bool + Send + Sync>,
-    /// Consumer lag (Kafka), −1 when unknown.
-    pub lag: Option<Arc<std::sync::atomic::AtomicI64>>,
+    /// Consumer lag of each Kafka source thread, −1 when unknown.
+    pub lag: Vec<Arc<std::sync::atomic::AtomicI64>>,
+}
+
+impl BrokerLinks {
+    fn new(ours: Box<dyn Fn(&str) -> bool + Send + Sync>) -> Self {
+        Self {
+            commits: Vec::new(),
+            stop: Arc::default(),
+            applied: Vec::new(),
+            ours,
+            lag: Vec::new(),
+        }
+    }
+
+    /// A commit channel and applied counter for one more source thread.
+    fn link(&mut self) -> (CommitReceiver, Arc<AtomicU64>) {
+        let (tx, rx) = commit_channel();
+        let applied = Arc::<AtomicU64>::default();
+        self.commits.push(tx);
+        self.applied.push(Arc::clone(&applied));
+        (rx, applied)
+    }
 }
 
 /// The `[source]` table of `--config`, if any.
@@ -384,11 +406,13 @@ pub(crate) fn source_config(args: &RunArgs) -> anyhow::Result<Option<SourceConfi
 
 /// Opens the input named by `--input`, else by `[source]`, else the simulator. A missing or
 /// unreadable input fails here, before any dataset is created or touched.
+/// A broker input may have several source threads (a Kafka run reads one share of the
+/// partitions per worker); every other input has one.
 pub(crate) fn open_input(
     args: &RunArgs,
     interner: &Arc<Interner>,
     cfg: &PipelineConfig,
-) -> anyhow::Result<(InputSource, Option<BrokerLinks>)> {
+) -> anyhow::Result<(Vec<InputSource>, Option<BrokerLinks>)> {
     let declared = source_config(args)?;
     let (path, mapping) = match (&args.input, &declared) {
         (Some(path), _) => (path.clone(), args.mapping.clone()),
@@ -398,7 +422,7 @@ pub(crate) fn open_input(
         (None, Some(SourceConfig::Simulator) | None) => {
             let source =
                 SimulatorSource::new(&simulator_config(&args.sim), Arc::clone(interner), cfg)?;
-            return Ok((InputSource::Simulator(Box::new(source)), None));
+            return Ok((vec![InputSource::Simulator(Box::new(source))], None));
         }
     };
     let opened = |e: msec_connectors::ConnectorError| {
@@ -432,21 +456,7 @@ pub(crate) fn open_input(
             source.with_progress(Box::new(move |bytes| progress.update(bytes))),
         ))
     };
-    Ok((source, None))
-}
-
-fn broker_links(ours: Box<dyn Fn(&str) -> bool + Send + Sync>) -> (BrokerLinks, CommitReceiver) {
-    let (commits, rx) = commit_channel();
-    (
-        BrokerLinks {
-            commits,
-            stop: Arc::default(),
-            applied: Arc::default(),
-            ours,
-            lag: None,
-        },
-        rx,
-    )
+    Ok((vec![source], None))
 }
 
 #[cfg(feature = "mqtt")]
@@ -454,15 +464,17 @@ fn open_mqtt(
     m: &MqttSourceConfig,
     interner: &Arc<Interner>,
     cfg: &PipelineConfig,
-) -> anyhow::Result<(InputSource, Option<BrokerLinks>)> {
+) -> anyhow::Result<(Vec<InputSource>, Option<BrokerLinks>)> {
     let name = m.source_name();
-    let (links, rx) = broker_links(Box::new(move |s: &str| s == name));
+    let mut links = BrokerLinks::new(Box::new(move |s: &str| s == name));
+    let (rx, applied) = links.link();
+    // One MQTT session: one source thread, whatever the number of workers.
     let source = msec_connectors::MqttSource::new(m.clone(), Arc::clone(interner), cfg)
         .with_context(|| format!("MQTT source {}", m.broker()))?
         .with_commits(rx)
         .with_stop(Arc::clone(&links.stop))
-        .with_applied(Arc::clone(&links.applied));
-    Ok((InputSource::Mqtt(Box::new(source)), Some(links)))
+        .with_applied(applied);
+    Ok((vec![InputSource::Mqtt(Box::new(source))], Some(links)))
 }
 
 #[cfg(not(feature = "mqtt"))]
@@ -470,7 +482,7 @@ fn open_mqtt(
     _: &MqttSourceConfig,
     _: &Arc<Interner>,
     _: &PipelineConfig,
-) -> anyhow::Result<(InputSource, Option<BrokerLinks>)> {
+) -> anyhow::Result<(Vec<InputSource>, Option<BrokerLinks>)> {
     bail!("this msec was built without the `mqtt` feature")
 }
 
@@ -479,18 +491,28 @@ fn open_kafka(
     k: &KafkaSourceConfig,
     interner: &Arc<Interner>,
     cfg: &PipelineConfig,
-) -> anyhow::Result<(InputSource, Option<BrokerLinks>)> {
+) -> anyhow::Result<(Vec<InputSource>, Option<BrokerLinks>)> {
     let prefixes: Vec<String> = k.topics.iter().map(|t| format!("kafka:{t}/")).collect();
-    let (mut links, rx) = broker_links(Box::new(move |s: &str| {
+    let mut links = BrokerLinks::new(Box::new(move |s: &str| {
         prefixes.iter().any(|p| s.starts_with(p.as_str()))
     }));
-    let source = msec_connectors::KafkaSource::new(k.clone(), Arc::clone(interner), cfg)
-        .with_context(|| format!("Kafka source {}", k.brokers))?
-        .with_commits(rx)
-        .with_stop(Arc::clone(&links.stop))
-        .with_applied(Arc::clone(&links.applied));
-    links.lag = Some(source.lag());
-    Ok((InputSource::Kafka(Box::new(source)), Some(links)))
+    // One consumer per worker, each reading its share of this process's partitions.
+    let workers = u32::try_from(cfg.workers.max(1)).unwrap_or(1);
+    let mut sources = Vec::new();
+    for w in 0..workers {
+        let (rx, applied) = links.link();
+        let mut share = k.clone();
+        share.processes = k.processes.max(1) * workers;
+        share.process_index = k.process_index * workers + w;
+        let source = msec_connectors::KafkaSource::new(share, Arc::clone(interner), cfg)
+            .with_context(|| format!("Kafka source {}", k.brokers))?
+            .with_commits(rx)
+            .with_stop(Arc::clone(&links.stop))
+            .with_applied(applied);
+        links.lag.push(source.lag());
+        sources.push(InputSource::Kafka(Box::new(source)));
+    }
+    Ok((sources, Some(links)))
 }
 
 #[cfg(not(feature = "kafka"))]
@@ -498,7 +520,7 @@ fn open_kafka(
     _: &KafkaSourceConfig,
     _: &Arc<Interner>,
     _: &PipelineConfig,
-) -> anyhow::Result<(InputSource, Option<BrokerLinks>)> {
+) -> anyhow::Result<(Vec<InputSource>, Option<BrokerLinks>)> {
     bail!("this msec was built without the `kafka` feature")
 }
 

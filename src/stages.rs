@@ -1,42 +1,19 @@
 //! Small stages `msec run` wires into its dataflow: the live alert output, the heat map's
-//! 5V value events, and the checkpoint of a broker run.
+//! 5V value events, and what a stopped run reports.
 
 use std::sync::{Arc, Mutex};
 
-use msec_engine::ReadingBatch;
 use msec_engine::alert::AlertSink;
 use msec_engine::sink::Failure;
 use msec_operators::AlertRows;
 use msec_operators::fivev::ValueEvent;
 use msec_operators::heatmap::HeatmapBatch;
-use timely::container::CapacityContainerBuilder;
+use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::{InputHandle, ProbeHandle, Stream};
-
-use crate::broker::Checkpointer;
 
 /// The `failed` message of a run stopped by a signal (not an error).
 pub(crate) const STOPPED: &str = "stopped by a signal";
-
-/// Brings the dataflow up to the input's time — every output released before it handed to
-/// its sink — and takes a checkpoint there.
-pub(crate) fn checkpoint_at(
-    worker: &mut timely::worker::Worker,
-    checkpointer: &mut Checkpointer,
-    input: &InputHandle<u64, CapacityContainerBuilder<Vec<ReadingBatch>>>,
-    sealed: &ProbeHandle<u64>,
-    failed: &Failure,
-) -> Result<(), String> {
-    while sealed.less_than(input.time()) {
-        worker.step();
-        if let Some(message) = failed.message() {
-            return Err(message);
-        }
-    }
-    let frontier = i64::try_from(*input.time()).unwrap_or(i64::MAX);
-    checkpointer.take(frontier).map_err(|e| format!("{e:#}"))
-}
 
 /// Heat-map cells published, per window, as 5V "value" events of the run's source.
 pub(crate) fn heatmap_value<'scope>(

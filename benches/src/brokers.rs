@@ -105,7 +105,9 @@ fn wait_port(port: u16) -> anyhow::Result<()> {
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default()
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
 }
 
 fn tansu(dir: &Path) -> anyhow::Result<Broker> {
@@ -115,7 +117,13 @@ fn tansu(dir: &Path) -> anyhow::Result<Broker> {
     let port = free_port()?;
     let url = format!("tcp://127.0.0.1:{port}");
     let child = Command::new(&bin)
-        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
         .args(["--storage-engine", "memory://tansu/"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("tansu.log"))?)
@@ -153,10 +161,21 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| home().join(".cache/msec/venv/bin/python"))
 }
 
-fn publisher(kafka: &Broker, topic: &str, file: &Path, rate: u64, stamp: bool) -> anyhow::Result<Child> {
+fn publisher(
+    kafka: &Broker,
+    topic: &str,
+    file: &Path,
+    rate: u64,
+    stamp: bool,
+) -> anyhow::Result<Child> {
     let mut cmd = Command::new(python());
     cmd.arg("tests/tools/kafka_publish.py")
-        .args(["--brokers", &format!("127.0.0.1:{}", kafka.port), "--topic", topic])
+        .args([
+            "--brokers",
+            &format!("127.0.0.1:{}", kafka.port),
+            "--topic",
+            topic,
+        ])
         .args(["--partitions", "3", "--create", "--rate", &rate.to_string()]);
     if stamp {
         cmd.arg("--stamp-now");
@@ -183,7 +202,14 @@ fn stream(o: &Options, readings: u64) -> anyhow::Result<PathBuf> {
     let status = Command::new(&o.msec)
         .args(["simulate", "--out"])
         .arg(&path)
-        .args(["--hours", &format!("{hours:.4}"), "--households", "20", "--devices", "40"])
+        .args([
+            "--hours",
+            &format!("{hours:.4}"),
+            "--households",
+            "20",
+            "--devices",
+            "40",
+        ])
         .args(["--trucks", "4", "--rate", "200", "--bad-rate", "0"])
         .stdout(Stdio::null())
         .status()?;
@@ -231,7 +257,11 @@ fn sql(o: &Options, data: &Path, query: &str) -> anyhow::Result<Vec<Vec<String>>
 
 fn count_readings(o: &Options, data: &Path) -> anyhow::Result<u64> {
     let rows = sql(o, data, "SELECT count(*) FROM readings")?;
-    Ok(rows.first().and_then(|r| r.first()).context("count")?.parse()?)
+    Ok(rows
+        .first()
+        .and_then(|r| r.first())
+        .context("count")?
+        .parse()?)
 }
 
 fn quantile(v: &[i64], q: f64) -> i64 {
@@ -261,7 +291,10 @@ fn sealed_latencies(o: &Options, data: &Path) -> anyhow::Result<Vec<i64>> {
     match rows {
         Ok(rows) => {
             for r in rows {
-                if let (Some(at), Some(ts)) = (sealed_at.get(&r[0]), r.get(1).and_then(|t| t.parse::<i64>().ok())) {
+                if let (Some(at), Some(ts)) = (
+                    sealed_at.get(&r[0]),
+                    r.get(1).and_then(|t| t.parse::<i64>().ok()),
+                ) {
                     out.push(at - ts);
                 }
             }
@@ -270,9 +303,11 @@ fn sealed_latencies(o: &Options, data: &Path) -> anyhow::Result<Vec<i64>> {
             // Without input_file_name(): per segment, from the chain's time range and seal time.
             for line in chain.lines().skip(1) {
                 let v: serde_json::Value = serde_json::from_str(line)?;
-                if let (Some(at), Some(max), Some(min)) =
-                    (v["sealed_at"].as_i64(), v["ts_max"].as_i64(), v["ts_min"].as_i64())
-                {
+                if let (Some(at), Some(max), Some(min)) = (
+                    v["sealed_at"].as_i64(),
+                    v["ts_max"].as_i64(),
+                    v["ts_min"].as_i64(),
+                ) {
                     out.push(at - max);
                     out.push(at - min);
                 }
@@ -283,7 +318,13 @@ fn sealed_latencies(o: &Options, data: &Path) -> anyhow::Result<Vec<i64>> {
     Ok(out)
 }
 
-fn kafka_config(dir: &Path, name: &str, kafka: &Broker, topic: &str, pipeline: &str) -> anyhow::Result<PathBuf> {
+fn kafka_config(
+    dir: &Path,
+    name: &str,
+    kafka: &Broker,
+    topic: &str,
+    pipeline: &str,
+) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
         &path,
@@ -325,7 +366,9 @@ fn main() -> anyhow::Result<()> {
         let data = work.join(format!("kafka-w{w}"));
         let config = kafka_config(&work, &format!("w{w}"), &kafka, "bench", "")?;
         let wall = run_msec(&o, &config, &data, &["--workers", &w.to_string()])?;
-        let busy = wall.saturating_sub(Duration::from_millis(2000)).as_secs_f64();
+        let busy = wall
+            .saturating_sub(Duration::from_millis(2000))
+            .as_secs_f64();
         let got = count_readings(&o, &data)?;
         if got != n {
             bail!("kafka run with {w} workers has {got} readings of {n}");
@@ -364,7 +407,11 @@ fn main() -> anyhow::Result<()> {
         println!(
             "kafka publish → sealed at {} readings/s ({name}: {}): p50 {} ms, p99 {} ms, max {} ms over {} readings",
             o.rate,
-            if pipeline.is_empty() { "lateness 5 s, granularity 1 s, checkpoint 1 s".to_owned() } else { pipeline.replace('\n', " ") },
+            if pipeline.is_empty() {
+                "lateness 5 s, granularity 1 s, checkpoint 1 s".to_owned()
+            } else {
+                pipeline.replace('\n', " ")
+            },
             quantile(&lat, 0.5),
             quantile(&lat, 0.99),
             lat.last().copied().unwrap_or(0),
@@ -406,7 +453,10 @@ fn main() -> anyhow::Result<()> {
     if !status.success() {
         bail!("msec run (mqtt) failed");
     }
-    let busy = start.elapsed().saturating_sub(Duration::from_millis(2000)).as_secs_f64();
+    let busy = start
+        .elapsed()
+        .saturating_sub(Duration::from_millis(2000))
+        .as_secs_f64();
     let got = count_readings(&o, &data)?;
     if got != m {
         bail!("mqtt run has {got} readings of {m}");
@@ -437,7 +487,17 @@ fn main() -> anyhow::Result<()> {
         .spawn()?;
     wait_for_line(&mut run, "subscribed")?;
     let mut publisher = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &mqtt.port.to_string(), "-q", "1", "-t", "homes", "-l"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &mqtt.port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            "homes",
+            "-l",
+        ])
         .stdin(Stdio::piped())
         .spawn()?;
     {
@@ -450,11 +510,16 @@ fn main() -> anyhow::Result<()> {
                 std::thread::sleep(wait);
             }
             let now = msec_now();
-            let home = i % 100;
+            let home = (i / 1000) % 100;
             let line = if i % 1000 == 0 {
-                format!("{{\"device\":\"home-{home:03}-door\",\"sensor\":\"battery\",\"ts\":{now},\"value\":5}}")
+                format!(
+                    "{{\"device\":\"home-{home:03}-door\",\"sensor\":\"battery\",\"ts\":{now},\"value\":5}}"
+                )
             } else {
-                format!("{{\"device\":\"home-{home:03}-plug\",\"sensor\":\"plug_power\",\"ts\":{now},\"value\":{}}}", i % 7)
+                format!(
+                    "{{\"device\":\"home-{home:03}-plug\",\"sensor\":\"plug_power\",\"ts\":{now},\"value\":{}}}",
+                    i % 7
+                )
             };
             writeln!(stdin, "{line}")?;
         }
@@ -466,7 +531,10 @@ fn main() -> anyhow::Result<()> {
         &data,
         "SELECT CAST(emit_ts AS BIGINT) - CAST(evidence_ts AS BIGINT) FROM alerts WHERE kind = 'raised' AND rule = 'low_battery'",
     )?;
-    let mut lat: Vec<i64> = rows.iter().filter_map(|r| r.first()?.parse().ok()).collect();
+    let mut lat: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.first()?.parse().ok())
+        .collect();
     lat.sort_unstable();
     println!(
         "mqtt publish → alert (low_battery, lateness 0): p50 {} ms, p99 {} ms, max {} ms over {} alerts",
@@ -486,7 +554,17 @@ fn msec_now() -> i64 {
 
 fn mosquitto_pub(port: u16, topic: &str, lines: &[&str]) -> anyhow::Result<()> {
     let mut child = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic, "-l"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-l",
+        ])
         .stdin(Stdio::piped())
         .spawn()?;
     {

@@ -64,6 +64,17 @@ impl SourceSummary {
         }
     }
 
+    /// Adds another source thread's summary to this one.
+    pub fn merge(&mut self, other: &SourceSummary) {
+        self.records += other.records;
+        self.bytes += other.bytes;
+        self.readings += other.readings;
+        self.reports += other.reports;
+        for (reason, n) in &other.dead_letters {
+            *self.dead_letters.entry(*reason).or_default() += n;
+        }
+    }
+
     /// Total rejected records.
     pub fn dead_lettered(&self) -> u64 {
         self.dead_letters.values().sum()

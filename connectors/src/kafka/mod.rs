@@ -225,6 +225,11 @@ impl KafkaSource {
         }
         let mut summary = SourceSummary::default();
         let mut out = Some(out);
+        if partitions.is_empty() {
+            // An empty share ends at once: the other shares hold the frontier.
+            ended.store(true, Ordering::Release);
+            out = None;
+        }
         let mut last_flush = Instant::now();
         // Idleness counts from the latest message, or from the assignment.
         let mut last_message: Option<Instant> = Some(Instant::now());
@@ -351,6 +356,11 @@ impl KafkaSource {
             }
         }
         if wanted.count() == 0 {
+            if self.cfg.processes > 1 {
+                // Fewer partitions than shares: this share has nothing to read.
+                tracing::info!(source = %self.name, share = self.cfg.process_index, "no partition in this share");
+                return Ok(Vec::new());
+            }
             return Err(self.error(
                 "metadata",
                 "no partitions to read (does the topic exist? topics are not created implicitly)",

@@ -57,13 +57,15 @@ impl Lcg {
     }
 }
 
-/// Starts and kills msec `n` times at random moments; every fifth stop is a SIGTERM (a
-/// graceful stop, which must exit cleanly). Returns the peak RSS seen, MiB.
+/// Starts and kills msec `n` times at random moments, with one and two workers in turn
+/// (a Kafka run reads one share of the partitions per worker); every fifth stop is a
+/// SIGTERM (a graceful stop, which must exit cleanly). Returns the peak RSS seen, MiB.
 fn kill_repeatedly(config: &Path, data: &Path, n: usize, seed: u64) -> f64 {
     let mut rng = Lcg(seed);
     let mut peak: f64 = 0.0;
     for i in 0..n {
-        let mut child: Child = spawn_run(config, data, &[]);
+        let workers = (1 + i % 2).to_string();
+        let mut child: Child = spawn_run(config, data, &["--workers", &workers]);
         let alive = Duration::from_millis(rng.next_ms(150, 1_800));
         let until = Instant::now() + alive;
         while Instant::now() < until {
@@ -76,14 +78,23 @@ fn kill_repeatedly(config: &Path, data: &Path, n: usize, seed: u64) -> f64 {
             std::thread::sleep(Duration::from_millis(20));
         }
         if i % 5 == 4 {
+            // A graceful stop once the run is reading (before that, SIGTERM simply ends it).
+            let ready =
+                |log: &str| log.contains("subscribed") || log.contains("partitions assigned");
+            while !ready(&std::fs::read_to_string(log_of(data)).unwrap_or_default())
+                && child.try_wait().expect("wait").is_none()
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
                 .status();
             let out = child.wait_with_output().expect("stopped run");
             assert!(
                 out.status.success(),
-                "SIGTERM must stop msec cleanly: {}",
-                String::from_utf8_lossy(&out.stderr)
+                "SIGTERM must stop msec cleanly ({}): {}",
+                out.status,
+                std::fs::read_to_string(log_of(data)).unwrap_or_default()
             );
         } else {
             let _ = child.kill(); // SIGKILL
@@ -144,7 +155,7 @@ fn mqtt_crash(n: usize, seed: u64) {
         dir.path(),
         "mqtt",
         &format!(
-            "kind = \"mqtt\"\nport = {}\nclient_id = \"crash\"\ntopics = [\"city/readings\"]\nend_after_idle_ms = 4000\n",
+            "kind = \"mqtt\"\nport = {}\nclient_id = \"crash\"\ntopics = [\"city/readings\"]\nend_after_idle_ms = 10000\n",
             broker.port
         ),
     );

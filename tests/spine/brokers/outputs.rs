@@ -237,7 +237,7 @@ fn sox_documents_over_mqtt_and_kafka_give_the_file_readings() {
         dir.path(),
         "sox-mqtt",
         &format!(
-            "kind = \"mqtt\"\nport = {}\nclient_id = \"sox\"\nformat = \"sox\"\nlayout = \"sox/{{device}}\"\nend_after_idle_ms = 2500\n",
+            "kind = \"mqtt\"\nport = {}\nclient_id = \"sox\"\nformat = \"sox\"\nlayout = \"sox/{{device}}\"\nend_after_idle_ms = 10000\n",
             mqtt.port
         ),
     );
@@ -292,7 +292,7 @@ fn sox_documents_over_mqtt_and_kafka_give_the_file_readings() {
         dir.path(),
         "sox-kafka",
         &format!(
-            "kind = \"kafka\"\nbrokers = \"{}\"\ntopics = [\"sox\"]\nformat = \"sox\"\nend_after_idle_ms = 2500\n",
+            "kind = \"kafka\"\nbrokers = \"{}\"\ntopics = [\"sox\"]\nformat = \"sox\"\nend_after_idle_ms = 10000\n",
             kafka.addr()
         ),
     );

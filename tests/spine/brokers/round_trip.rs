@@ -109,7 +109,7 @@ fn mqtt_round_trip_of_100k_readings() {
         dir.path(),
         "mqtt",
         &format!(
-            "kind = \"mqtt\"\nport = {}\nclient_id = \"round-trip\"\ntopics = [\"city/readings\"]\nend_after_idle_ms = 4000\n",
+            "kind = \"mqtt\"\nport = {}\nclient_id = \"round-trip\"\ntopics = [\"city/readings\"]\nend_after_idle_ms = 10000\n",
             broker.port
         ),
     );
@@ -135,7 +135,7 @@ fn mqtt_topic_layout_names_device_and_sensor() {
         dir.path(),
         "layout",
         &format!(
-            "kind = \"mqtt\"\nport = {}\nclient_id = \"layout\"\nlayout = \"park/{{device}}/{{sensor}}\"\ntopics = [\"park/#\"]\nend_after_idle_ms = 2500\n",
+            "kind = \"mqtt\"\nport = {}\nclient_id = \"layout\"\nlayout = \"park/{{device}}/{{sensor}}\"\ntopics = [\"park/#\"]\nend_after_idle_ms = 10000\n",
             broker.port
         ),
     );
