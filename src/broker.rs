@@ -274,37 +274,27 @@ impl Replay {
         };
         let from = prefix_from.unwrap_or(i64::MAX);
         for rb in sealed_rows(data, "readings", since)? {
-            for batch in readings_from_record_batch(&rb, interner, i64::MIN, ours)? {
-                replay
-                    .rows
-                    .entry(batch.source)
-                    .or_default()
-                    .extend(batch.offset.iter().copied());
-                let mut prefix = batch;
+            for mut batch in readings_from_record_batch(&rb, interner, i64::MIN, ours)? {
+                replay.note_sealed(batch.source, &batch.offset);
                 let _ =
-                    prefix.split_behind_with(from, interner, |_| Behind::Drop, |_| String::new());
-                if !prefix.is_empty() {
+                    batch.split_behind_with(from, interner, |_| Behind::Drop, |_| String::new());
+                if !batch.is_empty() {
                     replay.prefix.push(SourceBatch {
-                        readings: prefix,
+                        readings: batch,
                         ..SourceBatch::default()
                     });
                 }
             }
         }
         for rb in sealed_rows(data, "reports", since)? {
-            for batch in reports_from_record_batch(&rb, interner, i64::MIN, ours)? {
-                replay
-                    .rows
-                    .entry(batch.source)
-                    .or_default()
-                    .extend(batch.offset.iter().copied());
-                let mut prefix = batch;
+            for mut batch in reports_from_record_batch(&rb, interner, i64::MIN, ours)? {
+                replay.note_sealed(batch.source, &batch.offset);
                 let _ =
-                    prefix.split_behind_with(from, interner, |_| Behind::Drop, |_| String::new());
-                if !prefix.is_empty() {
+                    batch.split_behind_with(from, interner, |_| Behind::Drop, |_| String::new());
+                if !batch.is_empty() {
                     replay.prefix.push(SourceBatch {
-                        readings: msec_engine::ReadingBatch::with_capacity(prefix.source, 0),
-                        reports: prefix,
+                        readings: msec_engine::ReadingBatch::with_capacity(batch.source, 0),
+                        reports: batch,
                         ..SourceBatch::default()
                     });
                 }
@@ -323,6 +313,14 @@ impl Replay {
             .prefix
             .sort_by_key(|b| b.readings.ts.first().or(b.reports.ts.first()).copied());
         Ok((replay, resume))
+    }
+
+    /// Records the provenance of sealed rows of `source`.
+    fn note_sealed(&mut self, source: u32, offsets: &[u64]) {
+        self.rows
+            .entry(source)
+            .or_default()
+            .extend(offsets.iter().copied());
     }
 
     /// Rows known to be sealed, dead letters known, and prefix rows (for the log).

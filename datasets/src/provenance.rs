@@ -30,83 +30,41 @@ pub fn sealed_provenance(
     source_filter: &dyn Fn(&str) -> bool,
 ) -> Result<Provenance> {
     let mut out = Provenance::new();
-    if !root.join(name).join("_chain.jsonl").exists() {
-        return Ok(out);
-    }
-    let chain = ChainLog::read(root, name)?;
-    for entry in &chain.entries {
-        if let (Some(since), Some(max)) = (since, entry.ts_max)
-            && max < since
-        {
-            continue;
-        }
-        let path = root.join(name).join(&entry.file);
-        let parquet = |source| DatasetError::Parquet {
+    for_each_segment(root, name, since, &["source", "offset"], &mut |batch| {
+        let arrow = |source| DatasetError::Arrow {
             dataset: name.to_owned(),
-            seq: entry.seq,
-            file: entry.file.clone(),
             source,
         };
-        let file = File::open(&path).map_err(|source| DatasetError::Io {
+        let not = |detail: &str| DatasetError::SchemaMismatch {
             dataset: name.to_owned(),
-            path: path.clone(),
-            source,
-        })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
-        let schema = builder.parquet_schema();
-        let wanted: Vec<usize> = ["source", "offset"]
-            .iter()
-            .filter_map(|c| schema.columns().iter().position(|d| d.name() == *c))
-            .collect();
-        if wanted.len() != 2 {
-            return Err(DatasetError::SchemaMismatch {
-                dataset: name.to_owned(),
-                detail: "no `source` and `offset` columns to read provenance from".into(),
-            });
-        }
-        let mask = ProjectionMask::leaves(schema, wanted);
-        let reader = builder.with_projection(mask).build().map_err(parquet)?;
-        for batch in reader {
-            let batch = batch.map_err(|e| parquet(e.into()))?;
-            let arrow = |source| DatasetError::Arrow {
-                dataset: name.to_owned(),
-                source,
-            };
-            let sources = cast(batch.column(0), &DataType::Utf8).map_err(arrow)?;
-            let sources = sources
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| DatasetError::SchemaMismatch {
-                    dataset: name.to_owned(),
-                    detail: "`source` is not text".into(),
-                })?;
-            let offsets = batch
-                .column(1)
-                .as_any()
-                .downcast_ref::<UInt64Array>()
-                .ok_or_else(|| DatasetError::SchemaMismatch {
-                    dataset: name.to_owned(),
-                    detail: "`offset` is not UInt64".into(),
-                })?;
-            for i in 0..batch.num_rows() {
-                if sources.is_null(i) || offsets.is_null(i) {
-                    continue;
+            detail: detail.to_owned(),
+        };
+        let sources = cast(batch.column(0), &DataType::Utf8).map_err(arrow)?;
+        let sources = sources
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| not("`source` is not text"))?;
+        let offsets = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .ok_or_else(|| not("`offset` is not UInt64"))?;
+        for i in 0..batch.num_rows() {
+            if sources.is_null(i) || offsets.is_null(i) || !source_filter(sources.value(i)) {
+                continue;
+            }
+            let source = sources.value(i);
+            match out.get_mut(source) {
+                Some(set) => {
+                    set.insert(offsets.value(i));
                 }
-                let source = sources.value(i);
-                if !source_filter(source) {
-                    continue;
-                }
-                match out.get_mut(source) {
-                    Some(set) => {
-                        set.insert(offsets.value(i));
-                    }
-                    None => {
-                        out.insert(source.to_owned(), HashSet::from([offsets.value(i)]));
-                    }
+                None => {
+                    out.insert(source.to_owned(), HashSet::from([offsets.value(i)]));
                 }
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -115,8 +73,24 @@ pub fn sealed_provenance(
 /// order. A dataset that does not exist yet has no rows.
 pub fn sealed_rows(root: &Path, name: &str, since: Option<i64>) -> Result<Vec<RecordBatch>> {
     let mut out = Vec::new();
+    for_each_segment(root, name, since, &[], &mut |batch| {
+        out.push(batch);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Reads the segments of `name` reaching `since`, only the `columns` given (all when empty,
+/// in that order otherwise), handing each record batch to `f`.
+fn for_each_segment(
+    root: &Path,
+    name: &str,
+    since: Option<i64>,
+    columns: &[&str],
+    f: &mut dyn FnMut(RecordBatch) -> Result<()>,
+) -> Result<()> {
     if !root.join(name).join("_chain.jsonl").exists() {
-        return Ok(out);
+        return Ok(());
     }
     let chain = ChainLog::read(root, name)?;
     for entry in &chain.entries {
@@ -137,13 +111,28 @@ pub fn sealed_rows(root: &Path, name: &str, since: Option<i64>) -> Result<Vec<Re
             path: path.clone(),
             source,
         })?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(parquet)?
-            .build()
-            .map_err(parquet)?;
-        for batch in reader {
-            out.push(batch.map_err(|e| parquet(e.into()))?);
+        let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+        if !columns.is_empty() {
+            let schema = builder.parquet_schema();
+            let wanted: Vec<usize> = columns
+                .iter()
+                .filter_map(|c| schema.columns().iter().position(|d| d.name() == *c))
+                .collect();
+            if wanted.len() != columns.len() {
+                return Err(DatasetError::SchemaMismatch {
+                    dataset: name.to_owned(),
+                    detail: format!(
+                        "segment {} lacks one of the columns {columns:?}",
+                        entry.file
+                    ),
+                });
+            }
+            let mask = ProjectionMask::leaves(schema, wanted);
+            builder = builder.with_projection(mask);
+        }
+        for batch in builder.build().map_err(parquet)? {
+            f(batch.map_err(|e| parquet(e.into()))?)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
