@@ -425,24 +425,7 @@ fn main() -> anyhow::Result<()> {
     let small = stream(&o, o.mqtt_readings)?;
     let m = lines(&small)?;
     let data = work.join("mqtt");
-    let config = work.join("mqtt.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[source]\nkind = \"mqtt\"\nport = {}\nclient_id = \"bench\"\ntopics = [\"city\"]\nend_after_idle_ms = 2000\n",
-            mqtt.port
-        ),
-    )?;
-    let mut run = Command::new(&o.msec)
-        .env("MSEC_LOG", "info")
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--data")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    wait_for_line(&mut run, "subscribed")?;
+    let mut run = mqtt_run(&o, &work, &mqtt, "bench", "city", "", &data)?;
     let start = Instant::now();
     let text = std::fs::read_to_string(&small)?;
     let all: Vec<&str> = text.lines().collect();
@@ -468,24 +451,15 @@ fn main() -> anyhow::Result<()> {
 
     // 4. MQTT publish → alert.
     let data = work.join("mqtt-alerts");
-    let config = work.join("mqtt-alerts.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[pipeline]\nlateness_ms = 0\nwatermark_granularity_ms = 1\n[source]\nkind = \"mqtt\"\nport = {}\nclient_id = \"bench-alerts\"\ntopics = [\"homes\"]\nend_after_idle_ms = 2000\n",
-            mqtt.port
-        ),
+    let mut run = mqtt_run(
+        &o,
+        &work,
+        &mqtt,
+        "bench-alerts",
+        "homes",
+        "[pipeline]\nlateness_ms = 0\nwatermark_granularity_ms = 1\n",
+        &data,
     )?;
-    let mut run = Command::new(&o.msec)
-        .env("MSEC_LOG", "info")
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--data")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    wait_for_line(&mut run, "subscribed")?;
     let mut publisher = Command::new("mosquitto_pub")
         .args([
             "-h",
@@ -544,6 +518,38 @@ fn main() -> anyhow::Result<()> {
         lat.len()
     );
     Ok(())
+}
+
+/// Starts `msec run` on an MQTT source (client `client`, topic `topic`, end after 2 s idle)
+/// and waits until it has subscribed.
+fn mqtt_run(
+    o: &Options,
+    work: &Path,
+    mqtt: &Broker,
+    client: &str,
+    topic: &str,
+    pipeline: &str,
+    data: &Path,
+) -> anyhow::Result<Child> {
+    let config = work.join(format!("{client}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "{pipeline}[source]\nkind = \"mqtt\"\nport = {}\nclient_id = \"{client}\"\ntopics = [\"{topic}\"]\nend_after_idle_ms = 2000\n",
+            mqtt.port
+        ),
+    )?;
+    let mut run = Command::new(&o.msec)
+        .env("MSEC_LOG", "info")
+        .args(["run", "--config"])
+        .arg(&config)
+        .arg("--data")
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    wait_for_line(&mut run, "subscribed")?;
+    Ok(run)
 }
 
 fn msec_now() -> i64 {
