@@ -53,6 +53,7 @@ pub mod broker;
 pub mod config;
 pub mod csv;
 pub mod error;
+mod file;
 pub mod frames;
 pub mod jsonl;
 #[cfg(feature = "kafka")]

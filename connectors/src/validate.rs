@@ -46,6 +46,23 @@ pub(crate) fn reject(reason: DeadLetterReason, ts: Option<i64>, detail: String) 
     Reject { reason, detail, ts }
 }
 
+/// A value inside the physical range of its sensor kind (`out_of_range` otherwise).
+pub(crate) fn check_value(
+    sensor: msec_engine::SensorKind,
+    value: f64,
+    ts_known: Option<i64>,
+) -> Result<(), Reject> {
+    if sensor.accepts(value) {
+        return Ok(());
+    }
+    let (lo, hi) = sensor.range();
+    Err(reject(
+        OutOfRange,
+        ts_known,
+        format!("value {value} outside [{lo}, {hi}] for {sensor}"),
+    ))
+}
+
 /// Latitude in [-90, 90] and longitude in [-180, 180] when present (`out_of_range`).
 pub(crate) fn check_position(
     lat: Option<f64>,

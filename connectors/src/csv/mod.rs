@@ -44,12 +44,10 @@ pub(crate) mod pump;
 pub(crate) mod row;
 pub mod time;
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
 use msec_engine::Interner;
 use msec_engine::config::PipelineConfig;
 use msec_engine::intern::InternCache;
@@ -62,6 +60,7 @@ pub use self::mapping::{
 use self::pump::{LineReader, Pump};
 pub use self::time::{TimeFormat, Zone};
 use crate::error::{ConnectorError, Result};
+use crate::file::open_file;
 
 /// A source reading a delimited text file through a [`CsvMapping`].
 ///
@@ -106,30 +105,15 @@ impl CsvSource {
         interner: Arc<Interner>,
         cfg: &PipelineConfig,
     ) -> Result<Self> {
-        let open_err = |source| ConnectorError::Open {
+        let _open_err = |source| ConnectorError::Open {
             path: path.to_owned(),
             source,
         };
         let (input, total_bytes): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
             (Box::new(std::io::stdin()), None)
         } else {
-            let file = File::open(path).map_err(open_err)?;
-            let meta = file.metadata().map_err(open_err)?;
-            if meta.is_dir() {
-                return Err(open_err(std::io::Error::new(
-                    std::io::ErrorKind::IsADirectory,
-                    "is a directory",
-                )));
-            }
-            if path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
-            {
-                (Box::new(MultiGzDecoder::new(file)), None)
-            } else {
-                let size = meta.is_file().then_some(meta.len());
-                (Box::new(file), size)
-            }
+            let f = open_file(path)?;
+            (f.reader, f.size)
         };
         // Validate what needs no input first, so a bad mapping fails before any read.
         let delimiter = mapping.compile(None, false)?.delimiter;

@@ -8,16 +8,15 @@
 //! by [`Input::trailing`] at the end). A UTF-8 byte-order mark at the start is skipped; a
 //! trailing `\r` is not part of a line.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
 use msec_engine::DeadLetterReason;
 
 use super::decode::{Wire, parse};
 use crate::error::{ConnectorError, Result};
+use crate::file::open_file;
 use crate::validate::{Reject, reject};
 
 /// Longest line parsed (a Helium frame is about 2 kB).
@@ -61,26 +60,8 @@ pub(crate) struct Input {
 impl Input {
     /// Opens `path`; returns the input and its size when it is a plain regular file.
     pub(crate) fn open(path: &Path, source_id: u32) -> Result<(Self, Option<u64>)> {
-        let open_err = |source| ConnectorError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let file = File::open(path).map_err(open_err)?;
-        let meta = file.metadata().map_err(open_err)?;
-        if meta.is_dir() {
-            return Err(open_err(std::io::Error::new(
-                std::io::ErrorKind::IsADirectory,
-                "is a directory",
-            )));
-        }
-        let gz = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        let (read, size): (Box<dyn Read + Send>, _) = if gz {
-            (Box::new(MultiGzDecoder::new(file)), None)
-        } else {
-            (Box::new(file), meta.is_file().then_some(meta.len()))
-        };
+        let opened = open_file(path)?;
+        let (read, size) = (opened.reader, opened.size);
         let name = path.display().to_string();
         let input = Self {
             path: path.to_owned(),

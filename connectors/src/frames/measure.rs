@@ -2,13 +2,13 @@
 //! `decoded.payload` when the network decoded it, else from the raw `payload` bytes (Elsys
 //! TLV, module `elsys`), as (kind, value) pairs ready for their range checks.
 
-use msec_engine::DeadLetterReason::{MissingField, OutOfRange, Parse};
+use msec_engine::DeadLetterReason::{MissingField, Parse};
 use msec_engine::SensorKind;
 use serde_json::{Map, Value};
 
 use super::decode::{Wire, decoded_payload, describe, wrong_type};
 use super::elsys::{self, Measures};
-use crate::validate::{Reject, reject};
+use crate::validate::{Reject, check_value, reject};
 
 /// Accelerometer counts per g (Elsys: ±2 g in a signed byte, 63 = 1 g).
 pub const COUNTS_PER_G: f64 = 63.0;
@@ -87,13 +87,5 @@ fn from_json(p: &Map<String, Value>, ts: Option<i64>) -> (Measures, Vec<(SensorK
 
 /// A value-level range check.
 pub(crate) fn in_range(kind: SensorKind, v: f64, ts: Option<i64>) -> Measure {
-    if kind.accepts(v) {
-        return Ok(v);
-    }
-    let (lo, hi) = kind.range();
-    Err(reject(
-        OutOfRange,
-        ts,
-        format!("value {v} outside [{lo}, {hi}] for {kind}"),
-    ))
+    check_value(kind, v, ts).map(|()| v)
 }

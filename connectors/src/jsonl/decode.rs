@@ -30,7 +30,7 @@ use msec_engine::report::ReportBatch;
 
 use super::report::looks_like_report;
 use super::scan::{JStr, Val, scan_object, unescape_into};
-use crate::validate::{Reject, check_event_time, check_position, excerpt, reject};
+use crate::validate::{Reject, check_event_time, check_position, check_value, excerpt, reject};
 
 /// Validates lines of one source into a [`ReadingBatch`] and dead letters.
 #[derive(Debug)]
@@ -383,14 +383,7 @@ impl Decoder {
         };
 
         // 5. out_of_range
-        if !sensor.accepts(value) {
-            let (lo, hi) = sensor.range();
-            return Err(reject(
-                OutOfRange,
-                ts_known,
-                format!("value {value} outside [{lo}, {hi}] for {sensor}"),
-            ));
-        }
+        check_value(sensor, value, ts_known)?;
         check_position(lat, lon, ts_known)?;
         let Ok(ts) = ts else {
             return Err(reject(

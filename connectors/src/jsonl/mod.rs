@@ -29,12 +29,10 @@ pub(crate) mod pump;
 pub(crate) mod report;
 pub(crate) mod scan;
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
 use msec_engine::Interner;
 use msec_engine::config::PipelineConfig;
 use msec_engine::intern::InternCache;
@@ -43,6 +41,7 @@ use msec_engine::source::{BatchSender, Source, SourceSummary};
 use self::decode::Decoder;
 use self::pump::{BLOCK, Pump};
 use crate::error::{ConnectorError, Result};
+use crate::file::open_file;
 
 /// A source reading canonical readings from a JSON-lines file, a `.gz` file or stdin.
 ///
@@ -80,37 +79,14 @@ impl JsonlSource {
     /// Opens `path` (`-` for stdin; a name ending in `.gz` is gunzipped). The file is opened
     /// now, so a missing file fails here rather than on the source thread.
     pub fn open(path: &Path, interner: Arc<Interner>, cfg: &PipelineConfig) -> Result<Self> {
-        let open_err = |source| ConnectorError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let is_stdin = path.as_os_str() == "-";
-        let gz = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        let (input, total_bytes, live): (Box<dyn Read + Send>, Option<u64>, bool) = if is_stdin {
-            (Box::new(std::io::stdin()), None, true)
-        } else {
-            let file = File::open(path).map_err(open_err)?;
-            let meta = file.metadata().map_err(open_err)?;
-            if meta.is_dir() {
-                return Err(open_err(std::io::Error::new(
-                    std::io::ErrorKind::IsADirectory,
-                    "is a directory",
-                )));
-            }
-            // A FIFO or character device behaves like a live stream.
-            let live = !meta.is_file();
-            if gz {
-                (Box::new(MultiGzDecoder::new(file)), None, live)
+        let (input, total_bytes, live): (Box<dyn Read + Send>, Option<u64>, bool) =
+            if path.as_os_str() == "-" {
+                (Box::new(std::io::stdin()), None, true)
             } else {
-                (
-                    Box::new(file),
-                    if live { None } else { Some(meta.len()) },
-                    live,
-                )
-            }
-        };
+                // A FIFO or character device behaves like a live stream.
+                let f = open_file(path)?;
+                (f.reader, f.size, f.live)
+            };
         let pump = new_pump(path.to_owned(), input, live, &interner, cfg);
         Ok(Self {
             name: path.display().to_string(),

@@ -45,7 +45,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 
 use crate::jsonl::pump::OVERLONG_RAW;
-use crate::validate::{Reject, check_event_time, check_position, excerpt, reject};
+use crate::validate::{Reject, check_event_time, check_position, check_value, excerpt, reject};
 
 /// One `transducerValue`: its attributes as written (entities resolved).
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -574,14 +574,7 @@ impl SoxDecoder {
         };
 
         // 4. out_of_range
-        if !sensor.accepts(value) {
-            let (lo, hi) = sensor.range();
-            return Err(reject(
-                OutOfRange,
-                ts_known,
-                format!("value {value} outside [{lo}, {hi}] for {sensor}"),
-            ));
-        }
+        check_value(sensor, value, ts_known)?;
         check_position(lat, lon, ts_known)?;
         let Ok(ts) = ts else {
             return Err(reject(

@@ -82,12 +82,10 @@
 
 pub(crate) mod decode;
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
 use msec_engine::Interner;
 use msec_engine::config::PipelineConfig;
 use msec_engine::intern::InternCache;
@@ -96,6 +94,7 @@ use msec_engine::source::{BatchSender, Source, SourceSummary};
 pub(crate) use self::decode::SoxDecoder;
 use self::decode::parse_document;
 use crate::error::{ConnectorError, Result};
+use crate::file::open_file;
 use crate::pending::Pending;
 
 /// Bytes read from a file at a time.
@@ -487,26 +486,8 @@ struct Input {
 impl Input {
     /// Opens `path`; returns the input and its size when it is a plain regular file.
     fn open(path: &Path) -> Result<(Self, Option<u64>)> {
-        let open_err = |source| ConnectorError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let file = File::open(path).map_err(open_err)?;
-        let meta = file.metadata().map_err(open_err)?;
-        if meta.is_dir() {
-            return Err(open_err(std::io::Error::new(
-                std::io::ErrorKind::IsADirectory,
-                "is a directory",
-            )));
-        }
-        let gz = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        let (reader, size): (Box<dyn Read + Send>, _) = if gz {
-            (Box::new(MultiGzDecoder::new(file)), None)
-        } else {
-            (Box::new(file), meta.is_file().then_some(meta.len()))
-        };
+        let opened = open_file(path)?;
+        let (reader, size) = (opened.reader, opened.size);
         let input = Self {
             path: path.to_owned(),
             source: Arc::from(path.display().to_string()),
